@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Installs (when missing) and starts the services the application and its tests talk to, on loopback:
+# PostgreSQL and RabbitMQ from Debian's packages. Idempotent: services already running are left alone.
+set -euo pipefail
+
+usage() {
+  cat <<'EOT'
+Usage: scripts/services.sh [--help]
+
+Installs when missing, then starts on 127.0.0.1:
+  PostgreSQL 15  port 5432   role app / password app (may create databases), database app
+  RabbitMQ       port 5672   user guest / guest (loopback only)
+
+Needs root (apt-get, starting the servers). Safe to run again: running services are kept.
+Prints where each service listens. Stop them with:
+  pg_ctlcluster 15 main stop
+  rabbitmqctl stop
+EOT
+}
+
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  "") ;;
+  *) echo "services.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+esac
+
+log() { echo "services: $*"; }
+die() { echo "services: error: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and starts servers)"
+
+apt_updated=0
+install_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ $apt_updated -eq 0 ]; then
+    log "apt-get update"
+    apt-get update -qq >/dev/null || die "apt-get update failed"
+    apt_updated=1
+  fi
+  log "installing ${missing[*]}"
+  # No service manager here: keep package scripts from trying to start daemons.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+  local port=$1 name=$2 seconds=${3:-60}
+  for _ in $(seq "$seconds"); do
+    port_open "$port" && return 0
+    sleep 1
+  done
+  die "$name did not open port $port within ${seconds}s"
+}
+
+start_postgres() {
+  install_packages postgresql postgresql-contrib
+  local version
+  version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+  if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main"' | grep -q .; then
+    log "creating PostgreSQL $version cluster main"
+    pg_createcluster "$version" main >/dev/null
+  fi
+  if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $4}' | grep -q online; then
+    log "starting PostgreSQL $version"
+    pg_ctlcluster "$version" main start
+  fi
+  wait_port 5432 PostgreSQL
+  # Role and database for the application and the tests (the tests create one database per test).
+  runuser -u postgres -- psql -qAt -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
+SELECT 'CREATE ROLE app LOGIN CREATEDB PASSWORD ''app'''
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app')\gexec
+SELECT 'CREATE DATABASE app OWNER app'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app')\gexec
+SQL
+  log "PostgreSQL $version listening on 127.0.0.1:5432 (postgres://app:app@127.0.0.1:5432/app)"
+}
+
+start_rabbitmq() {
+  install_packages rabbitmq-server
+  if ! rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
+    log "starting RabbitMQ"
+    # AMQP, the Erlang port mapper and the inter-node port all on loopback only.
+    ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}' \
+      rabbitmq-server -detached >/dev/null 2>&1 || true
+    for _ in $(seq 90); do
+      rabbitmq-diagnostics -q ping >/dev/null 2>&1 && break
+      sleep 1
+    done
+    rabbitmq-diagnostics -q ping >/dev/null 2>&1 || die "RabbitMQ did not start (see /var/log/rabbitmq/)"
+  fi
+  wait_port 5672 RabbitMQ 30
+  log "RabbitMQ listening on 127.0.0.1:5672 (amqp://guest:guest@127.0.0.1:5672/%2f)"
+}
+
+start_postgres
+start_rabbitmq

@@ -1,0 +1,22 @@
+//! `app server`: the web role. Reads the whole configuration, binds, serves until SIGTERM/SIGINT, and exits 0 once
+//! in-flight requests are done. It never runs migrations: that is `app migrate`'s job.
+
+use std::process::ExitCode;
+
+use web::config::Config;
+use web::http::Application;
+use web::telemetry;
+
+#[derive(Debug, clap::Args)]
+pub struct Opts {}
+
+pub async fn run(_opts: Opts) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    telemetry::init(&config.log);
+    let (environment, workers) = (config.environment, config.http.workers);
+    let app = Application::build(config)?;
+    tracing::info!(addr = %app.addr(), %environment, workers, "listening");
+    app.run().await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,397 @@
+//! Configuration, read from environment variables only.
+//!
+//! One small struct per concern. Every variable is documented in `.env.sample` at the repository root (a test
+//! checks that [`VARIABLES`] and the sample agree). A missing or malformed variable is an error that names the
+//! variable; nothing falls back silently to a default when a value was given but could not be parsed.
+
+mod secret;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use secret::Secret;
+
+/// Every environment variable the application reads.
+pub const VARIABLES: &[&str] = &[
+    "APP_ENV",
+    "APP_NAME",
+    "BIND_ADDRESS",
+    "PORT",
+    "WEB_WORKERS",
+    "BODY_LIMIT_BYTES",
+    "SHUTDOWN_TIMEOUT_SECS",
+    "TRUST_PROXY_HEADERS",
+    "DATABASE_URL",
+    "DATABASE_POOL_SIZE",
+    "DATABASE_TIMEOUT_SECS",
+    "SESSION_TTL_HOURS",
+    "LOGIN_RATE_LIMIT",
+    "LOGIN_RATE_WINDOW_SECS",
+    "LOG_FORMAT",
+    "RUST_LOG",
+    "ADMIN_EMAIL",
+    "ADMIN_PASSWORD",
+];
+
+/// A variable that is missing or does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration variable {name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+/// Where the application runs. Decides cookie security and the log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Local,
+    Dev,
+    Prod,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Dev => "dev",
+            Self::Prod => "prod",
+        }
+    }
+
+    /// Everything but a developer's own machine is served over HTTPS.
+    pub fn is_local(self) -> bool {
+        self == Self::Local
+    }
+}
+
+impl FromStr for Environment {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "local" => Ok(Self::Local),
+            "dev" => Ok(Self::Dev),
+            "prod" => Ok(Self::Prod),
+            other => Err(format!("expected one of local, dev, prod; got {other:?}")),
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Log output shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "json" => Ok(Self::Json),
+            "pretty" => Ok(Self::Pretty),
+            other => Err(format!("expected json or pretty; got {other:?}")),
+        }
+    }
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub bind_address: IpAddr,
+    /// 0 asks the operating system for a free port (the tests do).
+    pub port: u16,
+    pub workers: usize,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// How long in-flight requests may run after SIGTERM before the server exits anyway.
+    pub shutdown_timeout: Duration,
+    /// Take the client address from `X-Real-IP` (set by our nginx) instead of the TCP peer.
+    pub trust_proxy_headers: bool,
+}
+
+/// PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: Secret,
+    pub pool_size: usize,
+    /// Bound on connecting and on waiting for a pooled connection.
+    pub timeout: Duration,
+}
+
+/// Sessions and login throttling.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub session_ttl: Duration,
+    /// Login attempts allowed per client address within one window.
+    pub login_rate_limit: u32,
+    pub login_rate_window: Duration,
+}
+
+/// Logging.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing_subscriber::EnvFilter` directive such as `info` or `web=debug,info`.
+    pub filter: String,
+}
+
+/// Everything the server role needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    /// Shown on pages and in mail; the project name by default.
+    pub app_name: String,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+/// Reads variables from a lookup function, so tests can configure without touching the process environment.
+pub struct Vars<F: Fn(&str) -> Option<String>> {
+    lookup: F,
+}
+
+impl<F: Fn(&str) -> Option<String>> fmt::Debug for Vars<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Vars")
+    }
+}
+
+impl Vars<fn(&str) -> Option<String>> {
+    /// The process environment. A variable set to the empty string counts as unset.
+    pub fn from_env() -> Self {
+        fn lookup(name: &str) -> Option<String> {
+            std::env::var(name).ok().filter(|value| !value.is_empty())
+        }
+        Vars { lookup }
+    }
+}
+
+/// Variables from a fixed map, see [`Vars::from_map`].
+pub type MapLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+impl Vars<MapLookup> {
+    /// A fixed set of variables (tests).
+    pub fn from_map(map: HashMap<String, String>) -> Self {
+        Vars { lookup: Box::new(move |name| map.get(name).cloned()) }
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    pub fn raw(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+    }
+
+    pub fn required<T>(&self, name: &'static str) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.optional(name)? {
+            Some(value) => Ok(value),
+            None => Err(ConfigError { name, problem: "is required but not set".into() }),
+        }
+    }
+
+    pub fn optional<T>(&self, name: &'static str) -> Result<Option<T>, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        let Some(raw) = self.raw(name) else {
+            return Ok(None);
+        };
+        raw.trim().parse().map(Some).map_err(|err: T::Err| ConfigError {
+            name,
+            // The value itself is not echoed: it may be a secret.
+            problem: format!("cannot be parsed: {err}"),
+        })
+    }
+
+    pub fn or<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        Ok(self.optional(name)?.unwrap_or(default))
+    }
+
+    pub fn secret(&self, name: &'static str) -> Result<Secret, ConfigError> {
+        self.raw(name).map(Secret::new).ok_or(ConfigError { name, problem: "is required but not set".into() })
+    }
+
+    fn bool_or(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(name).as_deref().map(str::trim) {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(other) => Err(ConfigError { name, problem: format!("expected true or false; got {other:?}") }),
+        }
+    }
+
+    fn positive<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + Default,
+        T::Err: fmt::Display,
+    {
+        let value = self.or(name, default)?;
+        if value > T::default() {
+            Ok(value)
+        } else {
+            Err(ConfigError { name, problem: "must be greater than zero".into() })
+        }
+    }
+}
+
+impl Config {
+    /// The whole configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&Vars::from_env())
+    }
+
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let environment: Environment = vars.or("APP_ENV", Environment::Local)?;
+        Ok(Self {
+            environment,
+            app_name: vars.or("APP_NAME", "rust-compose-template".to_string())?,
+            http: HttpConfig::from_vars(vars)?,
+            database: DatabaseConfig::from_vars(vars)?,
+            auth: AuthConfig::from_vars(vars)?,
+            log: LogConfig::from_vars(vars, environment)?,
+        })
+    }
+}
+
+impl HttpConfig {
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        Ok(Self {
+            bind_address: vars.or("BIND_ADDRESS", IpAddr::from([127, 0, 0, 1]))?,
+            port: vars.or("PORT", 8000)?,
+            workers: vars.positive("WEB_WORKERS", cpus)?,
+            body_limit: vars.positive("BODY_LIMIT_BYTES", 64 * 1024)?,
+            shutdown_timeout: Duration::from_secs(vars.or("SHUTDOWN_TIMEOUT_SECS", 30)?),
+            trust_proxy_headers: vars.bool_or("TRUST_PROXY_HEADERS", false)?,
+        })
+    }
+}
+
+impl DatabaseConfig {
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let url = vars.secret("DATABASE_URL")?;
+        if !(url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://")) {
+            return Err(ConfigError {
+                name: "DATABASE_URL",
+                problem: "must start with postgres:// or postgresql://".into(),
+            });
+        }
+        Ok(Self {
+            url,
+            pool_size: vars.positive("DATABASE_POOL_SIZE", 10)?,
+            timeout: Duration::from_secs(vars.positive("DATABASE_TIMEOUT_SECS", 5)?),
+        })
+    }
+}
+
+impl AuthConfig {
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            session_ttl: Duration::from_secs(3600 * vars.positive("SESSION_TTL_HOURS", 24 * 14)?),
+            login_rate_limit: vars.positive("LOGIN_RATE_LIMIT", 10)?,
+            login_rate_window: Duration::from_secs(vars.positive("LOGIN_RATE_WINDOW_SECS", 300)?),
+        })
+    }
+}
+
+impl LogConfig {
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(
+        vars: &Vars<F>,
+        environment: Environment,
+    ) -> Result<Self, ConfigError> {
+        let default_format = if environment.is_local() { LogFormat::Pretty } else { LogFormat::Json };
+        let filter: String = vars.or("RUST_LOG", "info".to_string())?;
+        if let Err(err) = tracing_subscriber::EnvFilter::try_new(&filter) {
+            return Err(ConfigError { name: "RUST_LOG", problem: format!("is not a valid filter: {err}") });
+        }
+        Ok(Self { format: vars.or("LOG_FORMAT", default_format)?, filter })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vars<MapLookup> {
+        Vars::from_map(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    const URL: (&str, &str) = ("DATABASE_URL", "postgres://app:s3cr3t-pw@db:5432/app");
+
+    #[test]
+    fn defaults_apply_when_only_the_database_is_given() {
+        let config = Config::from_vars(&vars(&[URL])).unwrap();
+        assert_eq!(config.environment, Environment::Local);
+        assert_eq!(config.http.port, 8000);
+        assert_eq!(config.log.format, LogFormat::Pretty);
+        assert_eq!(config.auth.login_rate_limit, 10);
+    }
+
+    #[test]
+    fn missing_database_url_is_named() {
+        let err = Config::from_vars(&vars(&[])).unwrap_err();
+        assert_eq!(err.name, "DATABASE_URL");
+        assert!(err.to_string().contains("DATABASE_URL"));
+    }
+
+    #[test]
+    fn malformed_values_are_named_not_defaulted() {
+        for (name, value) in [
+            ("PORT", "eighty"),
+            ("PORT", "70000"),
+            ("APP_ENV", "production"),
+            ("WEB_WORKERS", "0"),
+            ("TRUST_PROXY_HEADERS", "maybe"),
+            ("LOG_FORMAT", "xml"),
+            ("BIND_ADDRESS", "localhost:80"),
+            ("DATABASE_URL", "mysql://x"),
+        ] {
+            let err = Config::from_vars(&vars(&[URL, (name, value)])).unwrap_err();
+            assert_eq!(err.name, name, "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn outside_local_logs_are_json() {
+        let config = Config::from_vars(&vars(&[URL, ("APP_ENV", "prod")])).unwrap();
+        assert_eq!(config.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let config = Config::from_vars(&vars(&[URL])).unwrap();
+        assert!(!format!("{config:?}").contains("s3cr3t-pw"));
+    }
+
+    #[test]
+    fn every_variable_is_documented_in_the_sample() {
+        let sample = include_str!("../../../.env.sample");
+        for name in VARIABLES {
+            assert!(
+                sample.lines().any(|line| line.trim_start_matches("# ").starts_with(&format!("{name}="))),
+                "{name} is read by the application but not documented in .env.sample"
+            );
+        }
+    }
+}

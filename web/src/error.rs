@@ -1,0 +1,148 @@
+//! The error policy, written once.
+//!
+//! - Outside the request path (commands, start-up) errors are `anyhow::Error` with context, printed once by `main`.
+//! - Model functions return diesel's `QueryResult`; handlers turn the few database errors a client can cause (a unique
+//!   violation) into [`AppError`] variants and let every other one become [`AppError::Internal`].
+//! - Every HTTP error has a JSON body `{"error": {"code", "message", "fields"?}}`. A client mistake is always a 4xx
+//!   naming what was wrong; an internal failure logs its full cause (with the request id, since it is logged inside the
+//!   request span) and shows the client only a generic message.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// Field name to what is wrong with it.
+pub type FieldErrors = BTreeMap<String, String>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request cannot be understood (malformed JSON, unreadable body).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No valid session, or wrong credentials.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// Authenticated but refused (missing CSRF token, foreign origin).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Unknown route or id, and also someone else's resource: its existence is not revealed.
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A unique value already taken.
+    #[error("{message}")]
+    Conflict { field: &'static str, message: &'static str },
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("expected a JSON body (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// Well-formed input with invalid values.
+    #[error("invalid input")]
+    Validation(FieldErrors),
+    #[error("too many attempts; retry later")]
+    TooManyRequests { retry_after: Duration },
+    /// A dependency (the database) is down; the client may retry.
+    #[error("service temporarily unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a FieldErrors>,
+}
+
+impl AppError {
+    /// One invalid field.
+    pub fn invalid(field: &str, problem: impl Into<String>) -> Self {
+        Self::Validation(FieldErrors::from([(field.to_string(), problem.into())]))
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict { .. } => "conflict",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Validation(_) => "validation_failed",
+            Self::TooManyRequests { .. } => "too_many_requests",
+            Self::Unavailable => "unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(err: diesel::result::Error) -> Self {
+        match err {
+            diesel::result::Error::NotFound => Self::NotFound,
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            Self::Internal(cause) => {
+                // `{:#}` prints the whole context chain; the client sees none of it.
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                "internal server error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let conflict;
+        let fields = match self {
+            Self::Validation(fields) => Some(fields),
+            Self::Conflict { field, message } => {
+                conflict = FieldErrors::from([(field.to_string(), message.to_string())]);
+                Some(&conflict)
+            }
+            _ => None,
+        };
+        let mut response =
+            HttpResponse::build(self.status_code()).json(Body { error: Detail { code: self.code(), message, fields } });
+        if let Self::TooManyRequests { retry_after } = self {
+            let seconds = retry_after.as_secs().max(1);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

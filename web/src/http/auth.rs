@@ -1,0 +1,130 @@
+//! Account endpoints: signup, login, logout, and "who am I".
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use diesel_async::AsyncConnection as _;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Secret;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::http::AppState;
+use crate::http::json::ApiJson;
+use crate::http::session::{self, CurrentUser};
+use crate::models::login_attempt::{self, Verdict};
+use crate::models::session as sessions;
+use crate::models::user::{self, Email, NewPassword, User};
+use crate::password;
+
+/// Body of signup and login. Fields are optional here so that a missing one is reported by name (422).
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    email: Option<String>,
+    password: Option<String>,
+}
+
+/// What signup, login and `me` return.
+#[derive(Debug, Serialize)]
+pub struct SessionInfo {
+    user: User,
+    /// Echo this in the `X-CSRF-Token` header of every state-changing request.
+    csrf_token: String,
+}
+
+fn required<'a>(value: Option<&'a String>, field: &str, errors: &mut FieldErrors) -> Option<&'a String> {
+    if value.is_none_or(|v| v.is_empty()) {
+        errors.insert(field.to_string(), "is required".into());
+        return None;
+    }
+    value
+}
+
+/// POST /api/auth/signup: creates an account and signs it in.
+#[tracing::instrument(skip_all)]
+pub async fn signup(state: web::Data<AppState>, body: ApiJson<Credentials>) -> AppResult<HttpResponse> {
+    let mut errors = FieldErrors::new();
+    let email = required(body.email.as_ref(), "email", &mut errors)
+        .and_then(|raw| Email::parse(raw).map_err(|problem| errors.insert("email".into(), problem.into())).ok());
+    let password = required(body.password.as_ref(), "password", &mut errors)
+        .and_then(|raw| NewPassword::parse(raw).map_err(|problem| errors.insert("password".into(), problem)).ok());
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(AppError::Validation(errors));
+    };
+    let hash = password::hash(password.into_secret()).await?;
+    let ttl = state.config.auth.session_ttl;
+    let mut conn = state.conn().await?;
+    // User and session are created together or not at all.
+    let result = conn
+        .transaction(async |conn| {
+            let user = user::create(conn, &email, &hash, false).await?;
+            let new_session = sessions::create(conn, user.id, ttl).await?;
+            Ok::<_, diesel::result::Error>((user, new_session))
+        })
+        .await;
+    let (user, new_session) = match result {
+        Ok(created) => created,
+        Err(err) if user::is_duplicate_email(&err) => {
+            return Err(AppError::Conflict { field: "email", message: "is already registered" });
+        }
+        Err(err) => return Err(err.into()),
+    };
+    tracing::info!(user_id = %user.id, "account created");
+    Ok(HttpResponse::Created()
+        .cookie(session::cookie(&state.config, &new_session))
+        .json(SessionInfo { user, csrf_token: new_session.csrf_token }))
+}
+
+/// POST /api/auth/login
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: ApiJson<Credentials>,
+) -> AppResult<HttpResponse> {
+    let mut errors = FieldErrors::new();
+    let email = required(body.email.as_ref(), "email", &mut errors).cloned();
+    let password = required(body.password.as_ref(), "password", &mut errors).cloned();
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(AppError::Validation(errors));
+    };
+    let auth = &state.config.auth;
+    let client = session::client_address(&req, state.config.http.trust_proxy_headers);
+    let mut conn = state.conn().await?;
+    if let Verdict::Limited(retry_after) =
+        login_attempt::record(&mut conn, &client, auth.login_rate_limit, auth.login_rate_window, Utc::now()).await?
+    {
+        tracing::warn!(%client, "login rate limit reached");
+        return Err(AppError::TooManyRequests { retry_after });
+    }
+    let account = match Email::parse(&email) {
+        Ok(email) => user::find_by_email(&mut conn, &email).await?,
+        Err(_) => None,
+    };
+    // Verify against a dummy hash when the account is unknown, so both cases take the same time.
+    let stored = match &account {
+        Some(account) => account.password_hash.clone(),
+        None => password::dummy_hash().await.to_string(),
+    };
+    let matches = password::verify(Secret::new(password), stored).await?;
+    let Some(account) = account.filter(|_| matches) else {
+        return Err(AppError::Unauthorized("invalid e-mail or password"));
+    };
+    let new_session = sessions::create(&mut conn, account.id, auth.session_ttl).await?;
+    tracing::info!(user_id = %account.id, "signed in");
+    Ok(HttpResponse::Ok()
+        .cookie(session::cookie(&state.config, &new_session))
+        .json(SessionInfo { user: account, csrf_token: new_session.csrf_token }))
+}
+
+/// POST /api/auth/logout: ends the current session.
+#[tracing::instrument(skip_all)]
+pub async fn logout(state: web::Data<AppState>, current: CurrentUser) -> AppResult<HttpResponse> {
+    let mut conn = state.conn().await?;
+    sessions::delete(&mut conn, current.0.id).await?;
+    Ok(HttpResponse::NoContent().cookie(session::removal_cookie(&state.config)).finish())
+}
+
+/// GET /api/auth/me
+pub async fn me(current: CurrentUser) -> web::Json<SessionInfo> {
+    let CurrentUser(session) = current;
+    web::Json(SessionInfo { user: session.user, csrf_token: session.csrf_token })
+}

@@ -1,0 +1,132 @@
+//! The HTTP server: routes, middleware and the [`Application`] that binds a port.
+//!
+//! `Application::build` binds before it returns, so callers (the `server` command, the tests with port 0) learn the
+//! real address at once. actix-web's server handles SIGTERM and SIGINT itself: it stops accepting, lets in-flight
+//! requests finish within `SHUTDOWN_TIMEOUT_SECS`, and `run` then returns normally.
+
+pub mod auth;
+pub mod health;
+pub mod json;
+pub mod notes;
+pub mod pages;
+pub mod request_id;
+pub mod session;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpRequest, HttpServer, ResponseError as _, web};
+use anyhow::Context as _;
+
+use crate::config::Config;
+use crate::db::{self, DbConn, DbPool};
+use crate::error::AppError;
+
+/// Shared by every request.
+pub struct AppState {
+    pub pool: DbPool,
+    pub config: Arc<Config>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The state behind a request. Registered for every route by [`routes`].
+    pub fn of(req: &HttpRequest) -> web::Data<Self> {
+        req.app_data::<web::Data<Self>>().cloned().expect("AppState is registered for every route")
+    }
+
+    /// A pooled connection; a database that cannot be reached is a 503, not a 500.
+    pub async fn conn(&self) -> Result<DbConn, AppError> {
+        db::conn(&self.pool).await.map_err(|err| {
+            tracing::warn!(error = format!("{err:#}"), "no database connection");
+            AppError::Unavailable
+        })
+    }
+}
+
+/// A resource whose unsupported methods answer 405 in our JSON error shape.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async { AppError::MethodNotAllowed.error_response() }))
+}
+
+/// Every route. Separate from [`Application`] so it can be mounted in other test setups.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/").route(web::get().to(pages::home)))
+        .service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(
+            web::scope("/api")
+                .service(resource("/auth/signup").route(web::post().to(auth::signup)))
+                .service(resource("/auth/login").route(web::post().to(auth::login)))
+                .service(resource("/auth/logout").route(web::post().to(auth::logout)))
+                .service(resource("/auth/me").route(web::get().to(auth::me)))
+                .service(resource("/notes").route(web::get().to(notes::list)).route(web::post().to(notes::create)))
+                .service(
+                    resource("/notes/{id}")
+                        .route(web::get().to(notes::get))
+                        .route(web::patch().to(notes::update))
+                        .route(web::delete().to(notes::delete)),
+                ),
+        );
+}
+
+/// A bound, not yet running, HTTP server.
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    pub fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = db::pool(&config.database)?;
+        let http = config.http.clone();
+        let state = web::Data::new(AppState { pool, config: Arc::new(config) });
+        let listener = TcpListener::bind((http.bind_address, http.port))
+            .with_context(|| format!("binding {}:{}", http.bind_address, http.port))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        let query_config = web::QueryConfig::default()
+            .error_handler(|err, _| AppError::BadRequest(format!("invalid query string: {err}")).into());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(query_config.clone())
+                .configure(routes)
+                .default_service(web::to(|| async { AppError::NotFound.error_response() }))
+                .wrap(from_fn(session::same_origin))
+                .wrap(from_fn(request_id::middleware))
+        })
+        .workers(http.workers)
+        .shutdown_timeout(http.shutdown_timeout.as_secs())
+        .listen(listener)
+        .context("listening")?
+        .run();
+        Ok(Self { server, addr })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server from elsewhere (tests); signals do the same in production.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until a shutdown signal (or [`ServerHandle::stop`]) and in-flight requests are done.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

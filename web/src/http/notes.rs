@@ -1,0 +1,147 @@
+//! The notes API, the example resource a generated project copies: list (paginated), get, create, update, delete,
+//! each limited to the signed-in owner. Another user's note answers 404, exactly like a note that does not exist.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::http::AppState;
+use crate::http::json::ApiJson;
+use crate::http::session::CurrentUser;
+use crate::models::note::{self, Body, Note, Page, Title};
+
+pub const PER_PAGE_DEFAULT: i64 = 20;
+pub const PER_PAGE_MAX: i64 = 100;
+
+/// Query string of the listing. Strings, so that a bad number is reported by field name.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NoteInput {
+    title: Option<String>,
+    body: Option<String>,
+}
+
+fn bounded(raw: Option<&String>, field: &str, default: i64, max: i64, errors: &mut FieldErrors) -> i64 {
+    let Some(raw) = raw else { return default };
+    match raw.parse::<i64>() {
+        Ok(value) if (1..=max).contains(&value) => value,
+        _ => {
+            errors.insert(field.to_string(), format!("must be a whole number from 1 to {max}"));
+            default
+        }
+    }
+}
+
+/// An id from the path. Anything that is not a UUID cannot name a note: 404, not 400.
+fn note_id(raw: &str) -> AppResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
+}
+
+/// GET /api/notes?page=1&per_page=20
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    query: web::Query<ListQuery>,
+) -> AppResult<web::Json<Page<Note>>> {
+    let mut errors = FieldErrors::new();
+    let page = bounded(query.page.as_ref(), "page", 1, i64::from(i32::MAX), &mut errors);
+    let per_page = bounded(query.per_page.as_ref(), "per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX, &mut errors);
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let mut conn = state.conn().await?;
+    Ok(web::Json(note::list(&mut conn, current.0.user.id, page, per_page).await?))
+}
+
+/// GET /api/notes/{id}
+#[tracing::instrument(skip_all)]
+pub async fn get(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    id: web::Path<String>,
+) -> AppResult<web::Json<Note>> {
+    let id = note_id(&id)?;
+    let mut conn = state.conn().await?;
+    let found = note::get(&mut conn, current.0.user.id, id).await?;
+    found.map(web::Json).ok_or(AppError::NotFound)
+}
+
+/// POST /api/notes
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    input: ApiJson<NoteInput>,
+) -> AppResult<HttpResponse> {
+    let mut errors = FieldErrors::new();
+    let title = match input.title.as_deref() {
+        None => {
+            errors.insert("title".into(), "is required".into());
+            None
+        }
+        Some(raw) => Title::parse(raw).map_err(|problem| errors.insert("title".into(), problem)).ok(),
+    };
+    let body = Body::parse(input.body.as_deref().unwrap_or_default())
+        .map_err(|problem| errors.insert("body".into(), problem))
+        .ok();
+    let (Some(title), Some(body)) = (title, body) else {
+        return Err(AppError::Validation(errors));
+    };
+    let mut conn = state.conn().await?;
+    let created = note::create(&mut conn, current.0.user.id, title, body).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, format!("/api/notes/{}", created.id)))
+        .json(created))
+}
+
+/// PATCH /api/notes/{id}: changes the fields present in the body.
+#[tracing::instrument(skip_all)]
+pub async fn update(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    id: web::Path<String>,
+    input: ApiJson<NoteInput>,
+) -> AppResult<web::Json<Note>> {
+    let id = note_id(&id)?;
+    let mut errors = FieldErrors::new();
+    let title = input
+        .title
+        .as_deref()
+        .and_then(|raw| Title::parse(raw).map_err(|problem| errors.insert("title".into(), problem)).ok());
+    let body = input
+        .body
+        .as_deref()
+        .and_then(|raw| Body::parse(raw).map_err(|problem| errors.insert("body".into(), problem)).ok());
+    if input.title.is_none() && input.body.is_none() {
+        errors.insert("title".into(), "give title, body or both".into());
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let mut conn = state.conn().await?;
+    let updated = note::update(&mut conn, current.0.user.id, id, title, body).await?;
+    updated.map(web::Json).ok_or(AppError::NotFound)
+}
+
+/// DELETE /api/notes/{id}
+#[tracing::instrument(skip_all)]
+pub async fn delete(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = note_id(&id)?;
+    let mut conn = state.conn().await?;
+    if note::delete(&mut conn, current.0.user.id, id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(AppError::NotFound)
+    }
+}

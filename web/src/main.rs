@@ -1,0 +1,20 @@
+//! `app`: the one binary. Each role (`server`, later `worker`, `cron`, ...) and each management command is a
+//! subcommand in its own file under `src/commands/`.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = commands::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return commands::fail(&anyhow::Error::from(err).context("starting the async runtime")),
+    };
+    match runtime.block_on(cli.run()) {
+        Ok(code) => code,
+        Err(err) => commands::fail(&err),
+    }
+}

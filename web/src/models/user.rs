@@ -1,0 +1,155 @@
+//! Accounts: validated e-mail and password types, and the `users` table.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::config::Secret;
+use crate::schema::users;
+
+/// An e-mail address, trimmed and lower-cased. The check is deliberately modest (one `@`, a dotted domain, no
+/// spaces); a verification mail is the real test of an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            return Err("is required");
+        }
+        if email.len() > 254 {
+            return Err("must be at most 254 characters");
+        }
+        let Some((local, domain)) = email.split_once('@') else {
+            return Err("is not a valid e-mail address");
+        };
+        let valid = !local.is_empty()
+            && !domain.contains('@')
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        if valid { Ok(Self(email)) } else { Err("is not a valid e-mail address") }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password acceptable for a new account: 8 to 128 characters. The upper bound keeps hashing cost bounded.
+#[derive(Debug, Clone)]
+pub struct NewPassword(Secret);
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let chars = raw.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(format!("must be at least {} characters", Self::MIN_CHARS));
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+        }
+        Ok(Self(Secret::new(raw)))
+    }
+
+    pub fn into_secret(self) -> Secret {
+        self.0
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = users)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub is_staff: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+struct NewUser<'a> {
+    email: &'a str,
+    password_hash: &'a str,
+    is_staff: bool,
+}
+
+pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &Email) -> QueryResult<Option<User>> {
+    users::table.filter(users::email.eq(email.as_str())).select(User::as_select()).first(conn).await.optional()
+}
+
+/// Inserts a user. A taken e-mail is a `UniqueViolation` on `users_email_key`.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    email: &Email,
+    password_hash: &str,
+    is_staff: bool,
+) -> QueryResult<User> {
+    diesel::insert_into(users::table)
+        .values(NewUser { email: email.as_str(), password_hash, is_staff })
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Inserts a user unless the e-mail is taken; `None` when it was (nothing is changed then).
+pub async fn create_if_absent(
+    conn: &mut AsyncPgConnection,
+    email: &Email,
+    password_hash: &str,
+    is_staff: bool,
+) -> QueryResult<Option<User>> {
+    diesel::insert_into(users::table)
+        .values(NewUser { email: email.as_str(), password_hash, is_staff })
+        .on_conflict(users::email)
+        .do_nothing()
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// True when a database error is the unique violation of the e-mail column.
+pub fn is_duplicate_email(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some("users_email_key")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_normalised() {
+        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+    }
+
+    #[test]
+    fn bad_emails_are_refused() {
+        for raw in ["", "   ", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.com", "ada@.com"]
+        {
+            assert!(Email::parse(raw).is_err(), "{raw:?} accepted");
+        }
+    }
+
+    #[test]
+    fn password_length_bounds() {
+        assert!(NewPassword::parse("short").is_err());
+        assert!(NewPassword::parse("long enough").is_ok());
+        assert!(NewPassword::parse(&"x".repeat(129)).is_err());
+    }
+}

@@ -1,0 +1,86 @@
+//! Client mistakes get a 4xx JSON answer and change nothing; a real failure is a 500 with a generic message.
+
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, error_code};
+
+#[tokio::test]
+async fn malformed_json_is_a_bad_request() {
+    let app = TestApp::spawn().await;
+    for body in ["{\"email\": ", "not json", "{} {}"] {
+        let response = app
+            .client
+            .post(app.url("/api/auth/signup"))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let error = error_code(response, 400).await;
+        assert_eq!(error["error"]["code"], "bad_request", "{body}");
+    }
+    assert_eq!(app.db.count("users").await, 0);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_unsupported() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/signup"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("email=a%40b.c&password=secret123")
+        .send()
+        .await
+        .unwrap();
+    error_code(response, 415).await;
+    assert_eq!(app.db.count("users").await, 0);
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused() {
+    let app = TestApp::spawn_with(&[("BODY_LIMIT_BYTES", "1024")]).await;
+    let csrf = app.signup("ada@example.com").await;
+    let big = json!({ "title": "big", "body": "x".repeat(4000) });
+    let body = error_code(app.post("/api/notes", &big, Some(&csrf)).await, 413).await;
+    assert_eq!(body["error"]["code"], "payload_too_large");
+
+    // Chunked, without a Content-Length to check up front.
+    let stream = futures_util::stream::iter(
+        (0..8).map(|_| Ok::<_, std::io::Error>(format!("{{\"title\": \"{}\"}}", "y".repeat(300)))),
+    );
+    let response = app
+        .client
+        .post(app.url("/api/notes"))
+        .header("Content-Type", "application/json")
+        .header("X-CSRF-Token", &csrf)
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    error_code(response, 413).await;
+    assert_eq!(app.db.count("notes").await, 0);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_json() {
+    let app = TestApp::spawn().await;
+    let body = error_code(app.get("/no/such/page").await, 404).await;
+    assert_eq!(body["error"]["code"], "not_found");
+    let response = app.client.delete(app.url("/api/auth/me")).send().await.unwrap();
+    let body = error_code(response, 405).await;
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn an_internal_failure_is_a_generic_500() {
+    let app = TestApp::spawn().await;
+    app.signup("ada@example.com").await;
+    // Break the database under the running server.
+    app.db.client().await.batch_execute("DROP TABLE notes").await.unwrap();
+    let response = app.get("/api/notes").await;
+    let body: Value = error_code(response, 500).await;
+    assert_eq!(body["error"]["code"], "internal_error");
+    assert_eq!(body["error"]["message"], "internal server error");
+    assert!(!body.to_string().contains("notes"), "internals leaked: {body}");
+}

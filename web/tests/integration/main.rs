@@ -1,0 +1,10 @@
+//! Integration tests against a real PostgreSQL (start it with `scripts/services.sh`): each test gets its own
+//! database and its own server on port 0; the command tests run the real `app` binary.
+
+mod auth;
+mod commands;
+mod common;
+mod errors;
+mod health;
+mod notes;
+mod server_process;
