@@ -61,7 +61,7 @@ wait_port() {
 start_postgres() {
   install_packages postgresql postgresql-contrib
   local version
-  version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+  version=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf "%f\n" | sort -n | tail -1)
   if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main"' | grep -q .; then
     log "creating PostgreSQL $version cluster main"
     pg_createcluster "$version" main >/dev/null

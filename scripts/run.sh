@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs the application on this machine without containers: starts PostgreSQL (and RabbitMQ), applies migrations,
+# creates the admin user, then serves HTTP until Ctrl-C.
+set -euo pipefail
+
+usage() {
+  cat <<'EOT'
+Usage: scripts/run.sh [--help]
+
+  1. scripts/services.sh (PostgreSQL and RabbitMQ on loopback)
+  2. creates .env from .env.sample when it does not exist (never overwrites it)
+  3. app migrate, app createsuperuser (when ADMIN_EMAIL and ADMIN_PASSWORD are set in .env), app check
+  4. app server on http://127.0.0.1:$PORT (default 8000) until Ctrl-C
+
+Configuration comes from .env (see .env.sample for every variable).
+EOT
+}
+
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  "") ;;
+  *) echo "run.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+esac
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+scripts/services.sh
+if [ ! -f .env ]; then
+  cp .env.sample .env
+  echo "run: created .env from .env.sample"
+fi
+set -a
+# shellcheck disable=SC1091
+. ./.env
+set +a
+
+cargo build --locked --quiet --bin app
+app="${CARGO_TARGET_DIR:-$root/target}/debug/app"
+"$app" migrate
+if [ -n "${ADMIN_EMAIL:-}" ] && [ -n "${ADMIN_PASSWORD:-}" ]; then
+  "$app" createsuperuser
+fi
+"$app" check
+echo "run: serving on http://${BIND_ADDRESS:-127.0.0.1}:${PORT:-8000}/ (Ctrl-C stops)"
+exec "$app" server

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Template-only (not copied into generated projects): generates a project with cargo-generate and runs that
+# project's own scripts/test.sh inside it, sharing the build directory so dependencies compile once.
+set -euo pipefail
+
+usage() {
+  cat <<'EOT'
+Usage: scripts/template-check.sh [--keep]
+
+Generates a project from this repository with cargo-generate (installing cargo-generate 0.23.14 when missing),
+checks that no template-only file or unrendered placeholder reached it, and runs its scripts/test.sh.
+  --keep   leave the generated project in place and print its path
+EOT
+}
+
+keep=0
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  --keep) keep=1 ;;
+  "") ;;
+  *) echo "template-check.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+esac
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+die() { echo "template-check: error: $*" >&2; exit 1; }
+
+if ! cargo generate --version 2>/dev/null | grep -q '0\.23\.'; then
+  echo "template-check: installing cargo-generate 0.23.14"
+  cargo install cargo-generate@0.23.14 --locked --quiet
+fi
+
+work=$(mktemp -d)
+if [ $keep -eq 0 ]; then trap 'rm -rf "$work"' EXIT; fi
+name=demo-shop
+cargo generate --path "$root" --name "$name" --destination "$work" --silent >/dev/null
+project="$work/$name"
+[ -d "$project" ] || die "cargo generate produced no $project"
+
+for path in cargo-generate.toml .ci hooks scripts/template-check.sh PROJECT_README.md target; do
+  [ ! -e "$project/$path" ] || die "template-only $path was copied into the generated project"
+done
+head -1 "$project/README.md" | grep -q "$name" || die "README.md title does not name the project"
+if grep -rIl --exclude-dir=.git -e '{{ *project' -e '{{ *crate_name' "$project" >/dev/null; then
+  die "unrendered placeholders in: $(grep -rIl --exclude-dir=.git -e '{{ *project' -e '{{ *crate_name' "$project" | tr '\n' ' ')"
+fi
+cmp -s "$root/Cargo.lock" "$project/Cargo.lock" || die "Cargo.lock differs: the generated project would resolve other versions"
+
+echo "template-check: generated $project; running its scripts/test.sh"
+(cd "$project" && scripts/test.sh)
+[ $keep -eq 1 ] && echo "template-check: kept $project"
+echo "template-check: generated project passed"

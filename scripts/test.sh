@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs every check of the project on a real PostgreSQL and RabbitMQ: formatting, clippy, the workspace tests, and,
+# in the template repository, a generated project's own checks.
+set -euo pipefail
+
+usage() {
+  cat <<'EOT'
+Usage: scripts/test.sh [--help]
+
+  1. scripts/services.sh: installs when missing and starts PostgreSQL and RabbitMQ on loopback
+  2. cargo fmt --check, cargo clippy --all-targets -D warnings
+  3. the workspace tests (cargo nextest, or cargo test when nextest is missing); each test gets its own database
+  4. in the template repository only: scripts/template-check.sh generates a project and runs this script inside it
+
+Environment:
+  TEST_DATABASE_URL  administrative connection the tests create databases through
+                     (default postgres://app:app@127.0.0.1:5432/postgres)
+  CARGO_TARGET_DIR   build directory, shared with generated projects (default: target/ here)
+EOT
+}
+
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  "") ;;
+  *) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+esac
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+step() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+
+step "services"
+scripts/services.sh
+
+export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://app:app@127.0.0.1:5432/postgres}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked --workspace --no-fail-fast
+else
+  cargo test --locked --workspace
+fi
+
+if [ -x scripts/template-check.sh ]; then
+  step "generated project"
+  scripts/template-check.sh
+fi
+
+printf '\nAll checks passed in %ss.\n' "$((SECONDS - started))"
