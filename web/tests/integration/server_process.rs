@@ -145,6 +145,8 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_zero() {
         assert!(Instant::now() < deadline, "still accepting connections after SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Dawdle longer than actix's one-second shutdown tick: only a real grace period keeps the request alive.
+    std::thread::sleep(Duration::from_millis(2500));
     assert!(server.child.try_wait().unwrap().is_none(), "exited with a request in flight");
 
     stream.write_all(tail).unwrap();
