@@ -9,12 +9,15 @@ Usage: scripts/services.sh [--help]
 
 Installs when missing, then starts on 127.0.0.1:
   PostgreSQL 15  port 5432   role app / password app (may create databases), database app
-  RabbitMQ       port 5672   user guest / guest (loopback only)
+  RabbitMQ       port 5672   user guest / guest (loopback only); management API on port 15672
+  SMTP sink      port 1025   aiosmtpd, keeps every message in a Maildir ($SMTP_SINK_MAILDIR/new,
+                             default /var/tmp/app-mail/new); nothing is delivered anywhere
 
 Needs root (apt-get, starting the servers). Safe to run again: running services are kept.
 Prints where each service listens. Stop them with:
   pg_ctlcluster 15 main stop
   rabbitmqctl stop
+  kill "$(cat /run/app-smtp-sink.pid)"
 EOT
 }
 
@@ -85,9 +88,11 @@ start_rabbitmq() {
   install_packages rabbitmq-server
   if ! rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
     log "starting RabbitMQ"
-    # AMQP, the Erlang port mapper and the inter-node port all on loopback only.
+    # The management API gives queue figures to the tests and the dashboard; it works offline.
+    rabbitmq-plugins enable --offline rabbitmq_management >/dev/null
+    # AMQP, management, the Erlang port mapper and the inter-node port all on loopback only.
     ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
-      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}' \
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1} -rabbitmq_management tcp_config [{ip,"127.0.0.1"},{port,15672}]' \
       rabbitmq-server -detached >/dev/null 2>&1 || true
     for _ in $(seq 90); do
       rabbitmq-diagnostics -q ping >/dev/null 2>&1 && break
@@ -96,8 +101,28 @@ start_rabbitmq() {
     rabbitmq-diagnostics -q ping >/dev/null 2>&1 || die "RabbitMQ did not start (see /var/log/rabbitmq/)"
   fi
   wait_port 5672 RabbitMQ 30
-  log "RabbitMQ listening on 127.0.0.1:5672 (amqp://guest:guest@127.0.0.1:5672/%2f)"
+  if ! port_open 15672; then
+    # Started earlier without the plugin: enable it on the running node.
+    rabbitmq-plugins enable rabbitmq_management >/dev/null
+    wait_port 15672 "RabbitMQ management" 30
+  fi
+  log "RabbitMQ listening on 127.0.0.1:5672 (amqp://guest:guest@127.0.0.1:5672/%2f), management on 127.0.0.1:15672"
+}
+
+start_smtp_sink() {
+  install_packages python3-aiosmtpd
+  local maildir=${SMTP_SINK_MAILDIR:-/var/tmp/app-mail}
+  mkdir -p "$maildir/tmp" "$maildir/new" "$maildir/cur"
+  if ! port_open 1025; then
+    log "starting the SMTP sink"
+    nohup /usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:1025 -c aiosmtpd.handlers.Mailbox "$maildir" \
+      >/var/log/app-smtp-sink.log 2>&1 &
+    echo $! >/run/app-smtp-sink.pid
+    wait_port 1025 "SMTP sink" 30
+  fi
+  log "SMTP sink listening on 127.0.0.1:1025 (smtp://127.0.0.1:1025), messages in $maildir/new"
 }
 
 start_postgres
 start_rabbitmq
+start_smtp_sink

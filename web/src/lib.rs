@@ -3,12 +3,15 @@
 //!
 //! Error handling is described once, in [`error`].
 
+pub mod broker;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod models;
 pub mod password;
 pub mod schema;
+pub mod tasks;
 pub mod telemetry;
 pub mod token;

@@ -9,6 +9,7 @@ diesel::table! {
         is_staff -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        email_verified_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -42,6 +43,88 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    email_tokens (id) {
+        id -> Uuid,
+        token_hash -> Bytea,
+        user_id -> Uuid,
+        purpose -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        task_id -> Uuid,
+        task_name -> Text,
+        queue -> Text,
+        payload -> Jsonb,
+        attempt -> Int4,
+        created_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    tasks (task_id) {
+        task_id -> Uuid,
+        task_name -> Text,
+        queue -> Text,
+        payload -> Jsonb,
+        state -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    task_runs (id) {
+        id -> Int8,
+        task_id -> Uuid,
+        task_name -> Text,
+        attempt -> Int4,
+        state -> Text,
+        worker_id -> Text,
+        started_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        error -> Nullable<Text>,
+        retry_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    workers (worker_id) {
+        worker_id -> Text,
+        hostname -> Text,
+        pid -> Int4,
+        queues -> Array<Text>,
+        concurrency -> Int4,
+        in_flight -> Int4,
+        started_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        stopped_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(email_tokens -> users (user_id));
+diesel::joinable!(task_runs -> tasks (task_id));
 diesel::joinable!(notes -> users (owner_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, login_attempts, notes);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    login_attempts,
+    notes,
+    email_tokens,
+    outbox,
+    tasks,
+    task_runs,
+    workers
+);

@@ -2,8 +2,11 @@
 
 mod check;
 mod createsuperuser;
+mod enqueue;
 mod migrate;
 mod server;
+mod tasks;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -26,6 +29,12 @@ enum Command {
     Createsuperuser(createsuperuser::Opts),
     /// Check configuration and connectivity; exits non-zero on any problem.
     Check(check::Opts),
+    /// Run background tasks and the outbox relay (the `worker` role).
+    Worker(worker::Opts),
+    /// Queue a task by name with a JSON payload.
+    Enqueue(enqueue::Opts),
+    /// List, inspect and retry background tasks.
+    Tasks(tasks::Opts),
 }
 
 impl Cli {
@@ -35,6 +44,9 @@ impl Cli {
             Command::Migrate(opts) => migrate::run(opts).await,
             Command::Createsuperuser(opts) => createsuperuser::run(opts).await,
             Command::Check(opts) => check::run(opts).await,
+            Command::Worker(opts) => worker::run(opts).await,
+            Command::Enqueue(opts) => enqueue::run(opts).await,
+            Command::Tasks(opts) => tasks::run(opts).await,
         }
     }
 }

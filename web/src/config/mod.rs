@@ -34,6 +34,22 @@ pub const VARIABLES: &[&str] = &[
     "RUST_LOG",
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
+    "PUBLIC_URL",
+    "AMQP_URL",
+    "WORKER_CONCURRENCY",
+    "WORKER_QUEUES",
+    "WORKER_GRACE_SECS",
+    "TASK_RETRY_BASE_MS",
+    "TASK_RETRY_MAX_MS",
+    "OUTBOX_POLL_MS",
+    "OUTBOX_BATCH",
+    "HEARTBEAT_SECS",
+    "EMAIL_BACKEND",
+    "SMTP_URL",
+    "EMAIL_FROM",
+    "EMAIL_FILE_DIR",
+    "VERIFY_TOKEN_TTL_HOURS",
+    "RESET_TOKEN_TTL_MINUTES",
 ];
 
 /// A variable that is missing or does not parse.
@@ -138,6 +154,66 @@ pub struct AuthConfig {
     pub login_rate_window: Duration,
 }
 
+/// RabbitMQ.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `amqp://user:password@host:port/vhost`
+    pub url: Secret,
+}
+
+/// The worker role and the outbox relay it runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Tasks run at once by one worker process (also the RabbitMQ prefetch).
+    pub concurrency: usize,
+    /// Queues to consume; empty means every queue a registered task uses.
+    pub queues: Vec<String>,
+    /// After SIGTERM, how long running tasks may take before the worker exits anyway (they are redelivered).
+    pub grace: Duration,
+    /// Delay before the first retry; doubles with each attempt up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// How often the relay looks for unpublished outbox rows when it found none.
+    pub outbox_poll: Duration,
+    pub outbox_batch: i64,
+    pub heartbeat: Duration,
+}
+
+/// How mail leaves the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailBackend {
+    Smtp,
+    File,
+    Memory,
+}
+
+impl FromStr for EmailBackend {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "smtp" => Ok(Self::Smtp),
+            "file" => Ok(Self::File),
+            "memory" => Ok(Self::Memory),
+            other => Err(format!("expected smtp, file or memory; got {other:?}")),
+        }
+    }
+}
+
+/// Outgoing e-mail.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub backend: EmailBackend,
+    /// `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS) or `smtps://user:pass@host` (TLS).
+    pub smtp_url: Secret,
+    /// The From header, e.g. `Shop <noreply@shop.example>`.
+    pub from: String,
+    /// Where the file backend writes one `.eml` file per message.
+    pub file_dir: std::path::PathBuf,
+    pub verify_token_ttl: Duration,
+    pub reset_token_ttl: Duration,
+}
+
 /// Logging.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
@@ -152,9 +228,14 @@ pub struct Config {
     pub environment: Environment,
     /// Shown on pages and in mail; the project name by default.
     pub app_name: String,
+    /// Where users reach the site (links in mail), without a trailing slash.
+    pub public_url: String,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
+    pub broker: BrokerConfig,
+    pub worker: WorkerConfig,
+    pub mail: MailConfig,
     pub log: LogConfig,
 }
 
@@ -266,10 +347,72 @@ impl Config {
         Ok(Self {
             environment,
             app_name: vars.or("APP_NAME", "rust-compose-template".to_string())?,
+            public_url: public_url(vars)?,
             http: HttpConfig::from_vars(vars)?,
             database: DatabaseConfig::from_vars(vars)?,
             auth: AuthConfig::from_vars(vars)?,
+            broker: BrokerConfig::from_vars(vars)?,
+            worker: WorkerConfig::from_vars(vars)?,
+            mail: MailConfig::from_vars(vars)?,
             log: LogConfig::from_vars(vars, environment)?,
+        })
+    }
+}
+
+fn public_url<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<String, ConfigError> {
+    let url: String = vars.or("PUBLIC_URL", "http://127.0.0.1:8000".to_string())?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ConfigError { name: "PUBLIC_URL", problem: "must start with http:// or https://".into() });
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+impl BrokerConfig {
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let url = vars.raw("AMQP_URL").unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+        if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+            return Err(ConfigError { name: "AMQP_URL", problem: "must start with amqp:// or amqps://".into() });
+        }
+        Ok(Self { url: Secret::new(url) })
+    }
+}
+
+impl WorkerConfig {
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let queues = vars
+            .raw("WORKER_QUEUES")
+            .map(|raw| raw.split(',').map(str::trim).filter(|q| !q.is_empty()).map(String::from).collect())
+            .unwrap_or_default();
+        Ok(Self {
+            concurrency: vars.positive("WORKER_CONCURRENCY", 4)?,
+            queues,
+            grace: Duration::from_secs(vars.or("WORKER_GRACE_SECS", 30)?),
+            retry_base: Duration::from_millis(vars.positive("TASK_RETRY_BASE_MS", 2000)?),
+            retry_max: Duration::from_millis(vars.positive("TASK_RETRY_MAX_MS", 3_600_000)?),
+            outbox_poll: Duration::from_millis(vars.positive("OUTBOX_POLL_MS", 500)?),
+            outbox_batch: vars.positive("OUTBOX_BATCH", 100)?,
+            heartbeat: Duration::from_secs(vars.positive("HEARTBEAT_SECS", 5)?),
+        })
+    }
+}
+
+impl MailConfig {
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let smtp_url = vars.raw("SMTP_URL").unwrap_or_else(|| "smtp://127.0.0.1:1025".into());
+        if !(smtp_url.starts_with("smtp://") || smtp_url.starts_with("smtps://")) {
+            return Err(ConfigError { name: "SMTP_URL", problem: "must start with smtp:// or smtps://".into() });
+        }
+        let from: String = vars.or("EMAIL_FROM", "rust-compose-template <noreply@localhost>".to_string())?;
+        if let Err(err) = from.parse::<lettre::message::Mailbox>() {
+            return Err(ConfigError { name: "EMAIL_FROM", problem: format!("is not a mailbox: {err}") });
+        }
+        Ok(Self {
+            backend: vars.or("EMAIL_BACKEND", EmailBackend::Smtp)?,
+            smtp_url: Secret::new(smtp_url),
+            from,
+            file_dir: vars.or("EMAIL_FILE_DIR", std::path::PathBuf::from("mail"))?,
+            verify_token_ttl: Duration::from_secs(3600 * vars.positive("VERIFY_TOKEN_TTL_HOURS", 48)?),
+            reset_token_ttl: Duration::from_secs(60 * vars.positive("RESET_TOKEN_TTL_MINUTES", 60)?),
         })
     }
 }
@@ -366,6 +509,12 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("BIND_ADDRESS", "localhost:80"),
             ("DATABASE_URL", "mysql://x"),
+            ("AMQP_URL", "http://rabbit"),
+            ("SMTP_URL", "mail.example.com"),
+            ("EMAIL_FROM", "not a mailbox"),
+            ("EMAIL_BACKEND", "pigeon"),
+            ("WORKER_CONCURRENCY", "0"),
+            ("PUBLIC_URL", "example.com"),
         ] {
             let err = Config::from_vars(&vars(&[URL, (name, value)])).unwrap_err();
             assert_eq!(err.name, name, "{name}={value}");
@@ -379,9 +528,17 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_the_database_password() {
-        let config = Config::from_vars(&vars(&[URL])).unwrap();
-        assert!(!format!("{config:?}").contains("s3cr3t-pw"));
+    fn debug_output_hides_every_secret() {
+        let config = Config::from_vars(&vars(&[
+            URL,
+            ("AMQP_URL", "amqp://app:rabbit-pw@mq:5672/%2f"),
+            ("SMTP_URL", "smtps://mailer:smtp-pw@mail.example.com"),
+        ]))
+        .unwrap();
+        let debug = format!("{config:?}");
+        for secret in ["s3cr3t-pw", "rabbit-pw", "smtp-pw"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
     }
 
     #[test]

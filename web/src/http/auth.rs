@@ -14,6 +14,10 @@ use crate::models::login_attempt::{self, Verdict};
 use crate::models::session as sessions;
 use crate::models::user::{self, Email, NewPassword, User};
 use crate::password;
+use crate::tasks::{
+    self,
+    send_email::{MailKind, SendEmail},
+};
 
 /// Body of signup and login. Fields are optional here so that a missing one is reported by name (422).
 #[derive(Debug, Deserialize)]
@@ -52,11 +56,12 @@ pub async fn signup(state: web::Data<AppState>, body: ApiJson<Credentials>) -> A
     let hash = password::hash(password.into_secret()).await?;
     let ttl = state.config.auth.session_ttl;
     let mut conn = state.conn().await?;
-    // User and session are created together or not at all.
+    // User, session and welcome mail task are created together or not at all.
     let result = conn
         .transaction(async |conn| {
             let user = user::create(conn, &email, &hash, false).await?;
             let new_session = sessions::create(conn, user.id, ttl).await?;
+            tasks::enqueue(conn, &SendEmail { user_id: user.id, kind: MailKind::VerifyEmail }).await?;
             Ok::<_, diesel::result::Error>((user, new_session))
         })
         .await;

@@ -4,6 +4,7 @@
 //! real address at once. actix-web's server handles SIGTERM and SIGINT itself: it stops accepting, lets in-flight
 //! requests finish within `SHUTDOWN_TIMEOUT_SECS`, and `run` then returns normally.
 
+pub mod account;
 pub mod auth;
 pub mod health;
 pub mod json;
@@ -61,12 +62,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/").route(web::get().to(pages::home)))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/verify-email").route(web::get().to(account::verify_email_page)))
+        .service(
+            resource("/reset-password")
+                .route(web::get().to(account::reset_page))
+                .route(web::post().to(account::reset_submit)),
+        )
         .service(
             web::scope("/api")
                 .service(resource("/auth/signup").route(web::post().to(auth::signup)))
                 .service(resource("/auth/login").route(web::post().to(auth::login)))
                 .service(resource("/auth/logout").route(web::post().to(auth::logout)))
                 .service(resource("/auth/me").route(web::get().to(auth::me)))
+                .service(resource("/auth/verify-email").route(web::post().to(account::verify_email)))
+                .service(resource("/auth/password-reset").route(web::post().to(account::request_reset)))
+                .service(resource("/auth/password-reset/confirm").route(web::post().to(account::confirm_reset)))
                 .service(resource("/notes").route(web::get().to(notes::list)).route(web::post().to(notes::create)))
                 .service(
                     resource("/notes/{id}")
@@ -103,6 +113,11 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(query_config.clone())
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(state.config.http.body_limit)
+                        .error_handler(|err, _| AppError::BadRequest(format!("invalid form: {err}")).into()),
+                )
                 .configure(routes)
                 .default_service(web::to(|| async { AppError::NotFound.error_response() }))
                 .wrap(from_fn(session::same_origin))

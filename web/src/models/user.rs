@@ -75,6 +75,7 @@ pub struct User {
     pub is_staff: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub email_verified_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Insertable)]
@@ -118,6 +119,21 @@ pub async fn create_if_absent(
         .get_result(conn)
         .await
         .optional()
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
+    users::table.find(id).select(User::as_select()).first(conn).await.optional()
+}
+
+/// Replaces the password hash and ends every session of the user (a reset must lock out whoever had the old one).
+pub async fn set_password(conn: &mut AsyncPgConnection, id: Uuid, password_hash: &str) -> QueryResult<()> {
+    use crate::schema::sessions;
+    diesel::update(users::table.find(id))
+        .set((users::password_hash.eq(password_hash), users::updated_at.eq(chrono::Utc::now())))
+        .execute(conn)
+        .await?;
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn).await?;
+    Ok(())
 }
 
 /// True when a database error is the unique violation of the e-mail column.

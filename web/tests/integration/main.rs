@@ -8,3 +8,4 @@ mod errors;
 mod health;
 mod notes;
 mod server_process;
+mod tasks;

@@ -1,93 +1,32 @@
 //! The server as a process: it does not migrate by itself, logs JSON lines carrying the request id, and on SIGTERM
 //! stops accepting, finishes the request in flight and exits 0.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::common::TestDb;
+use crate::common::{AppProcess, TestDb};
 
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    lines: mpsc::Receiver<String>,
-}
-
-impl ServerProcess {
-    fn start(database_url: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_app"))
-            .arg("server")
-            .env_clear()
-            .envs([
-                ("DATABASE_URL", database_url),
-                ("PORT", "0"),
-                ("WEB_WORKERS", "1"),
-                ("LOG_FORMAT", "json"),
-                ("RUST_LOG", "info"),
-                ("SHUTDOWN_TIMEOUT_SECS", "20"),
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starting app server");
-        let stdout = child.stdout.take().unwrap();
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = Self { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), lines };
-        let listening = server.wait_for_line(|line| line["message"] == "listening");
-        server.addr = listening["addr"].as_str().unwrap().parse().unwrap();
-        server
-    }
-
-    /// The next log line matching `wanted`; every line must be a JSON object.
-    fn wait_for_line(&mut self, wanted: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).expect("the expected log line did not come");
-            let value: serde_json::Value =
-                serde_json::from_str(&line).unwrap_or_else(|err| panic!("log line is not JSON ({err}): {line}"));
-            if wanted(&value) {
-                return value;
-            }
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().unwrap();
-        assert!(status.success());
-    }
-
-    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server still running after {within:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start_server(database_url: &str) -> AppProcess {
+    let mut server = AppProcess::start(
+        &["server"],
+        &[
+            ("DATABASE_URL", database_url),
+            ("PORT", "0"),
+            ("WEB_WORKERS", "1"),
+            ("RUST_LOG", "info"),
+            ("SHUTDOWN_TIMEOUT_SECS", "20"),
+        ],
+    );
+    let listening = server.wait_for_line(|line| line["message"] == "listening");
+    server.addr = listening["addr"].as_str().unwrap().parse().unwrap();
+    server
 }
 
 #[tokio::test]
 async fn the_server_never_migrates_by_itself() {
     let db = TestDb::empty().await;
-    let server = ServerProcess::start(&db.url);
+    let server = start_server(&db.url);
     let response = reqwest::get(format!("http://{}/readyz", server.addr)).await.unwrap();
     assert_eq!(response.status(), 200, "the database is reachable, just empty");
     let tables: i64 = db
@@ -103,7 +42,7 @@ async fn the_server_never_migrates_by_itself() {
 #[tokio::test]
 async fn logs_are_json_with_the_request_id() {
     let db = TestDb::migrated().await;
-    let mut server = ServerProcess::start(&db.url);
+    let mut server = start_server(&db.url);
     let client = reqwest::Client::new();
     let response = client
         .get(format!("http://{}/readyz", server.addr))
@@ -121,7 +60,7 @@ async fn logs_are_json_with_the_request_id() {
 #[tokio::test]
 async fn sigterm_finishes_the_request_in_flight_then_exits_zero() {
     let db = TestDb::migrated().await;
-    let mut server = ServerProcess::start(&db.url);
+    let mut server = start_server(&db.url);
     let body = br#"{"email": "nobody@example.com", "password": "wrong password"}"#;
     let (head, tail) = body.split_at(20);
 

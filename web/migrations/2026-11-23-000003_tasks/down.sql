@@ -1,0 +1,4 @@
+DROP TABLE workers;
+DROP TABLE task_runs;
+DROP TABLE tasks;
+DROP TABLE outbox;

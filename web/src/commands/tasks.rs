@@ -1,0 +1,120 @@
+//! `app tasks list|show|retry|names`: look at background tasks and take dead-lettered ones back.
+
+#![allow(clippy::print_stdout)]
+
+use std::process::ExitCode;
+
+use amqprs::channel::{BasicAckArguments, BasicGetArguments, BasicNackArguments};
+use uuid::Uuid;
+use web::broker::{self, Broker};
+use web::config::{BrokerConfig, DatabaseConfig, Vars};
+use web::db;
+use web::tasks::{self, store};
+
+#[derive(Debug, clap::Args)]
+pub struct Opts {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Recent tasks, newest first.
+    List {
+        /// Only tasks in this state.
+        #[arg(long, value_parser = ["queued", "running", "retrying", "succeeded", "dead"])]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        limit: i64,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One task with every attempt.
+    Show { task_id: Uuid },
+    /// Takes a dead-lettered task back: queued again from its first attempt.
+    Retry { task_id: Uuid },
+    /// The registered task names with their queue and attempts.
+    Names,
+}
+
+pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
+    if let Command::Names = opts.command {
+        for kind in tasks::registry().kinds() {
+            println!("{:<24} queue {:<10} max attempts {}", kind.name, kind.queue, kind.max_attempts);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let vars = Vars::from_env();
+    let database = DatabaseConfig::from_vars(&vars)?;
+    let pool = db::pool(&database)?;
+    let mut conn = db::conn(&pool).await?;
+    match opts.command {
+        Command::Names => unreachable!("handled above"),
+        Command::List { state, limit, json } => {
+            for task in store::list(&mut conn, state.as_deref(), limit).await? {
+                if json {
+                    println!("{}", serde_json::to_string(&task)?);
+                } else {
+                    println!(
+                        "{}  {:<9}  {:<20}  attempt {}/{}  {}  {}",
+                        task.task_id,
+                        task.state,
+                        task.task_name,
+                        task.attempts,
+                        task.max_attempts,
+                        task.updated_at.format("%Y-%m-%d %H:%M:%S"),
+                        task.last_error.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        Command::Show { task_id } => {
+            let Some(task) = store::get(&mut conn, task_id).await? else {
+                anyhow::bail!("no task with id {task_id}");
+            };
+            println!("{}", serde_json::to_string_pretty(&task)?);
+        }
+        Command::Retry { task_id } => {
+            let task = store::retry(&mut conn, task_id).await?;
+            println!("Task {} ({}) is queued again.", task.task_id, task.task_name);
+            // The dead-letter queue still holds its last message; remove it so the queue shows only dead tasks.
+            let outcome = match remove_dead_message(&BrokerConfig::from_vars(&vars)?, task_id).await {
+                Ok(true) => format!("Removed its message from {}.", broker::DEAD_QUEUE),
+                Ok(false) => format!("Its message was no longer in {}.", broker::DEAD_QUEUE),
+                Err(err) => {
+                    format!("Note: could not clean {} ({err:#}); the task is queued anyway.", broker::DEAD_QUEUE)
+                }
+            };
+            println!("{outcome}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Takes the dead-letter queue's message for `task_id` out; every other message goes back.
+async fn remove_dead_message(config: &BrokerConfig, task_id: Uuid) -> anyhow::Result<bool> {
+    let broker = Broker::connect(config, "tasks retry").await?;
+    let channel = broker.channel().await?;
+    let wanted = task_id.to_string();
+    let mut others = Vec::new();
+    let mut found = false;
+    while let Some((get_ok, properties, _body)) = channel
+        .basic_get(BasicGetArguments::new(broker::DEAD_QUEUE))
+        .await
+        .map_err(|err| anyhow::anyhow!("reading {}: {err}", broker::DEAD_QUEUE))?
+    {
+        let tag = get_ok.delivery_tag();
+        if properties.message_id() == Some(&wanted) {
+            channel.basic_ack(BasicAckArguments::new(tag, false)).await.map_err(|err| anyhow::anyhow!("{err}"))?;
+            found = true;
+            break;
+        }
+        others.push(tag);
+    }
+    for tag in others {
+        channel.basic_nack(BasicNackArguments::new(tag, false, true)).await.map_err(|err| anyhow::anyhow!("{err}"))?;
+    }
+    broker.close().await;
+    Ok(found)
+}

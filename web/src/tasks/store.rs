@@ -1,0 +1,322 @@
+//! The task tables: `outbox`, `tasks`, `task_runs`, `workers`. Enqueueing lives here so it can only be done the
+//! transactional way.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::schema::{outbox, task_runs, tasks, workers};
+use crate::tasks::{Envelope, Task};
+
+/// Enqueues `task`: a `tasks` row and an `outbox` row. Call it inside the transaction of the change that asks for
+/// the task; the task then exists if and only if that change commits.
+pub async fn enqueue<T: Task>(conn: &mut AsyncPgConnection, task: &T) -> QueryResult<Uuid> {
+    let payload = serde_json::to_value(task).map_err(|err| diesel::result::Error::SerializationError(Box::new(err)))?;
+    enqueue_value(conn, T::NAME, T::QUEUE, T::MAX_ATTEMPTS, payload).await
+}
+
+/// [`enqueue`] for a payload already checked against its task (the `enqueue` command).
+pub async fn enqueue_value(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    queue: &str,
+    max_attempts: u32,
+    payload: serde_json::Value,
+) -> QueryResult<Uuid> {
+    let task_id = Uuid::new_v4();
+    // A savepoint when the caller already has a transaction: both rows or neither.
+    conn.transaction(async |conn| {
+        diesel::insert_into(tasks::table)
+            .values((
+                tasks::task_id.eq(task_id),
+                tasks::task_name.eq(name),
+                tasks::queue.eq(queue),
+                tasks::payload.eq(&payload),
+                tasks::max_attempts.eq(i32::try_from(max_attempts).unwrap_or(i32::MAX)),
+            ))
+            .execute(conn)
+            .await?;
+        insert_outbox(conn, task_id, name, queue, &payload, 1).await
+    })
+    .await?;
+    Ok(task_id)
+}
+
+async fn insert_outbox(
+    conn: &mut AsyncPgConnection,
+    task_id: Uuid,
+    name: &str,
+    queue: &str,
+    payload: &serde_json::Value,
+    attempt: i32,
+) -> QueryResult<()> {
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::task_id.eq(task_id),
+            outbox::task_name.eq(name),
+            outbox::queue.eq(queue),
+            outbox::payload.eq(payload),
+            outbox::attempt.eq(attempt),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// An outbox row claimed by a relay.
+#[derive(Debug, Queryable)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub task_id: Uuid,
+    pub task_name: String,
+    pub queue: String,
+    pub payload: serde_json::Value,
+    pub attempt: i32,
+}
+
+impl OutboxRow {
+    pub fn envelope(&self) -> Envelope {
+        Envelope {
+            task_id: self.task_id,
+            task: self.task_name.clone(),
+            attempt: u32::try_from(self.attempt).unwrap_or(1),
+            payload: self.payload.clone(),
+        }
+    }
+}
+
+/// Locks up to `limit` unpublished rows, skipping rows another relay holds. Call inside a transaction.
+pub async fn claim_outbox(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<OutboxRow>> {
+    outbox::table
+        .filter(outbox::published_at.is_null())
+        .order(outbox::id)
+        .limit(limit)
+        .select((outbox::id, outbox::task_id, outbox::task_name, outbox::queue, outbox::payload, outbox::attempt))
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await
+}
+
+pub async fn mark_published(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<usize> {
+    diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
+        .set(outbox::published_at.eq(Utc::now()))
+        .execute(conn)
+        .await
+}
+
+/// The state of a task, if it exists.
+pub async fn state(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Option<String>> {
+    tasks::table.find(task_id).select(tasks::state).first(conn).await.optional()
+}
+
+/// Locks the task's row for the rest of the transaction and returns its state.
+pub async fn lock_state(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Option<String>> {
+    tasks::table.find(task_id).select(tasks::state).for_update().first(conn).await.optional()
+}
+
+/// Records the start of an attempt: the task is `running` (unless it already succeeded) and a `task_runs` row
+/// exists. A message whose `tasks` row is missing (published by hand) gets one.
+pub async fn start_run(
+    conn: &mut AsyncPgConnection,
+    envelope: &Envelope,
+    queue: &str,
+    max_attempts: u32,
+    worker_id: &str,
+) -> QueryResult<i64> {
+    let attempt = i32::try_from(envelope.attempt).unwrap_or(i32::MAX);
+    let updated = diesel::update(tasks::table.find(envelope.task_id).filter(tasks::state.ne("succeeded")))
+        .set((tasks::state.eq("running"), tasks::attempts.eq(attempt), tasks::updated_at.eq(Utc::now())))
+        .execute(conn)
+        .await?;
+    if updated == 0 {
+        diesel::insert_into(tasks::table)
+            .values((
+                tasks::task_id.eq(envelope.task_id),
+                tasks::task_name.eq(&envelope.task),
+                tasks::queue.eq(queue),
+                tasks::payload.eq(&envelope.payload),
+                tasks::state.eq("running"),
+                tasks::attempts.eq(attempt),
+                tasks::max_attempts.eq(i32::try_from(max_attempts).unwrap_or(i32::MAX)),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
+    diesel::insert_into(task_runs::table)
+        .values((
+            task_runs::task_id.eq(envelope.task_id),
+            task_runs::task_name.eq(&envelope.task),
+            task_runs::attempt.eq(attempt),
+            task_runs::state.eq("running"),
+            task_runs::worker_id.eq(worker_id),
+        ))
+        .returning(task_runs::id)
+        .get_result(conn)
+        .await
+}
+
+/// Inside the task's transaction: the task succeeded.
+pub async fn mark_succeeded(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<()> {
+    let now = Utc::now();
+    diesel::update(tasks::table.find(task_id))
+        .set((
+            tasks::state.eq("succeeded"),
+            tasks::last_error.eq(None::<String>),
+            tasks::updated_at.eq(now),
+            tasks::finished_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Closes a `task_runs` row.
+pub async fn finish_run(
+    conn: &mut AsyncPgConnection,
+    run_id: i64,
+    error: Option<&str>,
+    retry_at: Option<DateTime<Utc>>,
+) -> QueryResult<()> {
+    diesel::update(task_runs::table.find(run_id))
+        .set((
+            task_runs::state.eq(if error.is_some() { "failed" } else { "succeeded" }),
+            task_runs::finished_at.eq(Utc::now()),
+            task_runs::error.eq(error),
+            task_runs::retry_at.eq(retry_at),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A failed attempt: `retrying`, or `dead` after the last one.
+pub async fn mark_failed(conn: &mut AsyncPgConnection, task_id: Uuid, error: &str, dead: bool) -> QueryResult<()> {
+    let now = Utc::now();
+    diesel::update(tasks::table.find(task_id))
+        .set((
+            tasks::state.eq(if dead { "dead" } else { "retrying" }),
+            tasks::last_error.eq(error),
+            tasks::updated_at.eq(now),
+            tasks::finished_at.eq(dead.then_some(now)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A task as `app tasks list` and the dashboard show it.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = tasks)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct TaskRecord {
+    pub task_id: Uuid,
+    pub task_name: String,
+    pub queue: String,
+    pub payload: serde_json::Value,
+    pub state: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Newest first, optionally only one state.
+pub async fn list(conn: &mut AsyncPgConnection, state: Option<&str>, limit: i64) -> QueryResult<Vec<TaskRecord>> {
+    let mut query =
+        tasks::table.order(tasks::updated_at.desc()).limit(limit).select(TaskRecord::as_select()).into_boxed();
+    if let Some(state) = state {
+        query = query.filter(tasks::state.eq(state.to_string()));
+    }
+    query.load(conn).await
+}
+
+pub async fn get(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Option<TaskRecord>> {
+    tasks::table.find(task_id).select(TaskRecord::as_select()).first(conn).await.optional()
+}
+
+/// Why a dead task cannot be retried.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    #[error("no task with id {0}")]
+    Unknown(Uuid),
+    #[error("task {0} is {1}, not dead-lettered; only dead tasks can be retried")]
+    NotDead(Uuid, String),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// Takes a dead task back: state `queued`, attempts from 1 again, a new outbox row. Its earlier runs stay in
+/// `task_runs`.
+pub async fn retry(conn: &mut AsyncPgConnection, task_id: Uuid) -> Result<TaskRecord, RetryError> {
+    conn.transaction(async |conn| {
+        let task: TaskRecord = tasks::table
+            .find(task_id)
+            .select(TaskRecord::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or(RetryError::Unknown(task_id))?;
+        if task.state != "dead" {
+            return Err(RetryError::NotDead(task_id, task.state));
+        }
+        let task = diesel::update(tasks::table.find(task_id))
+            .set((
+                tasks::state.eq("queued"),
+                tasks::attempts.eq(0),
+                tasks::updated_at.eq(Utc::now()),
+                tasks::finished_at.eq(None::<DateTime<Utc>>),
+            ))
+            .returning(TaskRecord::as_returning())
+            .get_result(conn)
+            .await?;
+        insert_outbox(conn, task.task_id, &task.task_name, &task.queue, &task.payload, 1).await?;
+        Ok(task)
+    })
+    .await
+}
+
+/// A worker's heartbeat.
+pub async fn heartbeat(
+    conn: &mut AsyncPgConnection,
+    worker_id: &str,
+    hostname: &str,
+    queues: &[String],
+    concurrency: usize,
+    in_flight: usize,
+) -> QueryResult<()> {
+    let pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
+    let concurrency = i32::try_from(concurrency).unwrap_or(i32::MAX);
+    let in_flight = i32::try_from(in_flight).unwrap_or(i32::MAX);
+    let now = Utc::now();
+    diesel::insert_into(workers::table)
+        .values((
+            workers::worker_id.eq(worker_id),
+            workers::hostname.eq(hostname),
+            workers::pid.eq(pid),
+            workers::queues.eq(queues),
+            workers::concurrency.eq(concurrency),
+            workers::in_flight.eq(in_flight),
+            workers::last_seen_at.eq(now),
+        ))
+        .on_conflict(workers::worker_id)
+        .do_update()
+        .set((workers::in_flight.eq(in_flight), workers::last_seen_at.eq(now)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn worker_stopped(conn: &mut AsyncPgConnection, worker_id: &str) -> QueryResult<()> {
+    diesel::update(workers::table.find(worker_id))
+        .set((workers::stopped_at.eq(Utc::now()), workers::in_flight.eq(0)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
