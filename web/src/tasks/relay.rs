@@ -5,11 +5,16 @@
 //! the same row at the same time, and a relay that dies mid-batch leaves its rows unmarked for the next one. The
 //! worst case is a row published twice (broker confirmed, relay died before commit), which the worker's idempotency
 //! absorbs.
+//!
+//! The relay sleeps between batches until `OUTBOX_POLL_MS` passes or PostgreSQL notifies channel `outbox` (a
+//! trigger on the table does, on every insert), so a task usually leaves within milliseconds of its commit.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel_async::AsyncConnection as _;
-use tokio::sync::watch;
+use futures_util::StreamExt as _;
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::broker::{self, Broker, Publisher};
 use crate::config::Config;
@@ -52,11 +57,51 @@ pub async fn pause(delay: Duration, shutdown: &mut watch::Receiver<bool>) -> boo
     *shutdown.borrow()
 }
 
+/// Wakes `wake` on every notification of channel `outbox`, reconnecting as needed, until shutdown.
+async fn listen(url: String, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if let Ok((client, mut connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+            let (sender, mut notifications) = mpsc::unbounded_channel();
+            let driver = tokio::spawn(async move {
+                let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                while let Some(Ok(message)) = messages.next().await {
+                    if let tokio_postgres::AsyncMessage::Notification(_) = message
+                        && sender.send(()).is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+            if client.batch_execute("LISTEN outbox").await.is_ok() {
+                loop {
+                    tokio::select! {
+                        received = notifications.recv() => match received {
+                            Some(()) => wake.notify_one(),
+                            None => break,
+                        },
+                        _ = shutdown.wait_for(|stop| *stop) => {
+                            driver.abort();
+                            return;
+                        }
+                    }
+                }
+            }
+            driver.abort();
+        }
+        // Polling covers the gap; try to listen again shortly.
+        if pause(Duration::from_secs(2), &mut shutdown).await {
+            return;
+        }
+    }
+}
+
 /// Runs until `shutdown` turns true, reconnecting to RabbitMQ and PostgreSQL as needed.
 pub async fn run(config: &Config, pool: &DbPool, registry: &Registry, mut shutdown: watch::Receiver<bool>) {
+    let wake = Arc::new(Notify::new());
+    let listener = tokio::spawn(listen(config.database.url.expose().to_string(), wake.clone(), shutdown.clone()));
     let mut backoff = Backoff::default();
     while !*shutdown.borrow() {
-        match session(config, pool, registry, &mut shutdown, &mut backoff).await {
+        match session(config, pool, registry, &wake, &mut shutdown, &mut backoff).await {
             Ok(()) => break,
             Err(err) => {
                 let delay = backoff.next_delay();
@@ -67,6 +112,7 @@ pub async fn run(config: &Config, pool: &DbPool, registry: &Registry, mut shutdo
             }
         }
     }
+    listener.abort();
     tracing::info!("outbox relay stopped");
 }
 
@@ -74,6 +120,7 @@ async fn session(
     config: &Config,
     pool: &DbPool,
     registry: &Registry,
+    wake: &Notify,
     shutdown: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
 ) -> anyhow::Result<()> {
@@ -108,6 +155,7 @@ async fn session(
         }
         tokio::select! {
             _ = tokio::time::sleep(config.worker.outbox_poll) => {}
+            () = wake.notified() => {}
             _ = shutdown.wait_for(|stop| *stop) => {}
             () = broker.lost() => anyhow::bail!("RabbitMQ connection lost"),
         }
