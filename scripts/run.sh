@@ -10,7 +10,7 @@ Usage: scripts/run.sh [--help]
   1. scripts/services.sh (PostgreSQL and RabbitMQ on loopback)
   2. creates .env from .env.sample when it does not exist (never overwrites it)
   3. app migrate, app createsuperuser (when ADMIN_EMAIL and ADMIN_PASSWORD are set in .env), app check
-  4. app server on http://127.0.0.1:$PORT (default 8000) until Ctrl-C
+  4. app worker in the background, app server on http://127.0.0.1:$PORT (default 8000) until Ctrl-C
 
 Configuration comes from .env (see .env.sample for every variable).
 EOT
@@ -42,5 +42,8 @@ if [ -n "${ADMIN_EMAIL:-}" ] && [ -n "${ADMIN_PASSWORD:-}" ]; then
   "$app" createsuperuser
 fi
 "$app" check
-echo "run: serving on http://${BIND_ADDRESS:-127.0.0.1}:${PORT:-8000}/ (Ctrl-C stops)"
-exec "$app" server
+"$app" worker &
+worker=$!
+trap 'kill -TERM "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT
+echo "run: serving on http://${BIND_ADDRESS:-127.0.0.1}:${PORT:-8000}/ (Ctrl-C stops server and worker)"
+"$app" server
