@@ -10,6 +10,8 @@ Usage: scripts/services.sh [--help]
 Installs when missing, then starts on 127.0.0.1:
   PostgreSQL 15  port 5432   role app / password app (may create databases), database app
   RabbitMQ       port 5672   user guest / guest (loopback only); management API on port 15672
+  S3 storage     port 9000   moto_server (PyPI moto[server], in a venv under /opt/app-moto), in memory;
+                             any access key works
   SMTP sink      port 1025   aiosmtpd, keeps every message in a Maildir ($SMTP_SINK_MAILDIR/new,
                              default /var/tmp/app-mail/new); nothing is delivered anywhere
 
@@ -17,7 +19,7 @@ Needs root (apt-get, starting the servers). Safe to run again: running services 
 Prints where each service listens. Stop them with:
   pg_ctlcluster 15 main stop
   rabbitmqctl stop
-  kill "$(cat /run/app-smtp-sink.pid)"
+  kill "$(cat /run/app-smtp-sink.pid)" "$(cat /run/app-moto.pid)"
 EOT
 }
 
@@ -123,6 +125,25 @@ start_smtp_sink() {
   log "SMTP sink listening on 127.0.0.1:1025 (smtp://127.0.0.1:1025), messages in $maildir/new"
 }
 
+start_s3() {
+  local venv=/opt/app-moto
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    install_packages python3-venv
+    log "installing moto_server into $venv"
+    # Prefer the python3 on PATH (it may be newer than Debian's); fall back to Debian's.
+    { python3 -m venv "$venv" 2>/dev/null || /usr/bin/python3 -m venv "$venv"; } || die "cannot create $venv"
+    "$venv/bin/pip" install --quiet 'moto[server]==5.2.1' || die "pip install moto[server] failed"
+  fi
+  if ! port_open 9000; then
+    log "starting the S3 server"
+    nohup "$venv/bin/moto_server" -H 127.0.0.1 -p 9000 >/var/log/app-moto.log 2>&1 &
+    echo $! >/run/app-moto.pid
+    wait_port 9000 "S3 server (moto)" 60
+  fi
+  log "S3 server listening on 127.0.0.1:9000 (S3_ENDPOINT=http://127.0.0.1:9000, any access key)"
+}
+
 start_postgres
 start_rabbitmq
 start_smtp_sink
+start_s3

@@ -3,8 +3,10 @@
 //!
 //! Error handling is described once, in [`error`].
 
+pub mod backup;
 pub mod broker;
 pub mod config;
+pub mod cron;
 pub mod db;
 pub mod error;
 pub mod http;

@@ -1,7 +1,9 @@
 //! The command line: one subcommand per role and per management command.
 
+mod backup;
 mod check;
 mod createsuperuser;
+mod cron;
 mod enqueue;
 mod migrate;
 mod server;
@@ -35,6 +37,10 @@ enum Command {
     Enqueue(enqueue::Opts),
     /// List, inspect and retry background tasks.
     Tasks(tasks::Opts),
+    /// Back up, list, restore, verify and prune database backups.
+    Backup(backup::Opts),
+    /// Run the scheduled jobs of cron/schedule.toml (the `cron` role), or one job now.
+    Cron(cron::Opts),
 }
 
 impl Cli {
@@ -47,8 +53,26 @@ impl Cli {
             Command::Worker(opts) => worker::run(opts).await,
             Command::Enqueue(opts) => enqueue::run(opts).await,
             Command::Tasks(opts) => tasks::run(opts).await,
+            Command::Backup(opts) => backup::run(opts).await,
+            Command::Cron(opts) => cron::run(opts).await,
         }
     }
+}
+
+/// A channel that turns true on SIGTERM or SIGINT.
+pub fn shutdown_signal() -> anyhow::Result<tokio::sync::watch::Receiver<bool>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let (sender, receiver) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received; shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT received; shutting down"),
+        }
+        let _ = sender.send(true);
+    });
+    Ok(receiver)
 }
 
 /// Prints an error with its whole context chain and returns the failure exit code.

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tokio::sync::watch;
 use web::config::Config;
 use web::mail::Mailer;
 use web::tasks::{self, Services};
@@ -13,29 +12,13 @@ use web::{db, telemetry};
 #[derive(Debug, clap::Args)]
 pub struct Opts {}
 
-/// A channel that turns true on SIGTERM or SIGINT.
-pub fn shutdown_signal() -> anyhow::Result<watch::Receiver<bool>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let (sender, receiver) = watch::channel(false);
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received; shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT received; shutting down"),
-        }
-        let _ = sender.send(true);
-    });
-    Ok(receiver)
-}
-
 pub async fn run(_opts: Opts) -> anyhow::Result<ExitCode> {
     let config = Arc::new(Config::from_env()?);
     telemetry::init(&config.log);
     let pool = db::pool(&config.database)?;
     let services = Services { mailer: Mailer::from_config(&config.mail)?, config: config.clone() };
     let registry = tasks::registry();
-    let shutdown = shutdown_signal()?;
+    let shutdown = super::shutdown_signal()?;
 
     let relay = {
         let (config, pool, registry, shutdown) = (config.clone(), pool.clone(), registry.clone(), shutdown.clone());

@@ -50,6 +50,24 @@ pub const VARIABLES: &[&str] = &[
     "EMAIL_FILE_DIR",
     "VERIFY_TOKEN_TTL_HOURS",
     "RESET_TOKEN_TTL_MINUTES",
+    "BACKUP_STORAGE",
+    "BACKUP_BUCKET",
+    "BACKUP_PREFIX",
+    "BACKUP_LOCAL_DIR",
+    "GOOGLE_SERVICE_ACCOUNT_PATH",
+    "GCS_BASE_URL",
+    "GCS_SKIP_SIGNATURE",
+    "S3_ENDPOINT",
+    "S3_REGION",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "S3_ALLOW_HTTP",
+    "BACKUP_KEEP_DAILY",
+    "BACKUP_KEEP_WEEKLY",
+    "BACKUP_KEEP_MONTHLY",
+    "CRON_SCHEDULE",
+    "CRON_LOCK_DIR",
+    "CRON_GRACE_SECS",
 ];
 
 /// A variable that is missing or does not parse.
@@ -214,6 +232,66 @@ pub struct MailConfig {
     pub reset_token_ttl: Duration,
 }
 
+/// Where backups are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageKind {
+    /// Google Cloud Storage (the seed template's default).
+    Gcs,
+    /// Any S3-compatible service.
+    S3,
+    /// A directory (a mounted volume).
+    Local,
+}
+
+impl FromStr for StorageKind {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "gcs" => Ok(Self::Gcs),
+            "s3" => Ok(Self::S3),
+            "local" => Ok(Self::Local),
+            other => Err(format!("expected gcs, s3 or local; got {other:?}")),
+        }
+    }
+}
+
+/// Backups and their retention.
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    pub storage: StorageKind,
+    /// Bucket for gcs and s3.
+    pub bucket: Option<String>,
+    /// Folder inside the bucket or directory.
+    pub prefix: String,
+    pub local_dir: std::path::PathBuf,
+    /// Service-account JSON for GCS (what `google_storage.sh -a` stores).
+    pub gcs_service_account: Option<std::path::PathBuf>,
+    /// Another GCS endpoint (emulators).
+    pub gcs_base_url: Option<String>,
+    /// Send unsigned GCS requests (emulators only).
+    pub gcs_skip_signature: bool,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: String,
+    pub s3_access_key_id: Option<Secret>,
+    pub s3_secret_access_key: Option<Secret>,
+    pub s3_allow_http: bool,
+    pub keep_daily: usize,
+    pub keep_weekly: usize,
+    pub keep_monthly: usize,
+}
+
+/// The cron role.
+#[derive(Debug, Clone)]
+pub struct CronConfig {
+    /// The schedule file (TOML).
+    pub schedule: std::path::PathBuf,
+    /// Where the per-job lock files live.
+    pub lock_dir: std::path::PathBuf,
+    /// After SIGTERM, how long running jobs may go on before they are killed.
+    pub grace: Duration,
+}
+
 /// Logging.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
@@ -236,6 +314,8 @@ pub struct Config {
     pub broker: BrokerConfig,
     pub worker: WorkerConfig,
     pub mail: MailConfig,
+    pub backup: BackupConfig,
+    pub cron: CronConfig,
     pub log: LogConfig,
 }
 
@@ -354,6 +434,8 @@ impl Config {
             broker: BrokerConfig::from_vars(vars)?,
             worker: WorkerConfig::from_vars(vars)?,
             mail: MailConfig::from_vars(vars)?,
+            backup: BackupConfig::from_vars(vars)?,
+            cron: CronConfig::from_vars(vars)?,
             log: LogConfig::from_vars(vars, environment)?,
         })
     }
@@ -413,6 +495,45 @@ impl MailConfig {
             file_dir: vars.or("EMAIL_FILE_DIR", std::path::PathBuf::from("mail"))?,
             verify_token_ttl: Duration::from_secs(3600 * vars.positive("VERIFY_TOKEN_TTL_HOURS", 48)?),
             reset_token_ttl: Duration::from_secs(60 * vars.positive("RESET_TOKEN_TTL_MINUTES", 60)?),
+        })
+    }
+}
+
+impl BackupConfig {
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let storage: StorageKind = vars.or("BACKUP_STORAGE", StorageKind::Gcs)?;
+        let endpoint_ok = |name: &'static str, url: Option<String>| match url {
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                Err(ConfigError { name, problem: "must start with http:// or https://".into() })
+            }
+            other => Ok(other),
+        };
+        Ok(Self {
+            storage,
+            bucket: vars.raw("BACKUP_BUCKET"),
+            prefix: vars.or("BACKUP_PREFIX", "backups".to_string())?.trim_matches('/').to_string(),
+            local_dir: vars.or("BACKUP_LOCAL_DIR", std::path::PathBuf::from("/var/backups/app"))?,
+            gcs_service_account: vars.optional("GOOGLE_SERVICE_ACCOUNT_PATH")?,
+            gcs_base_url: endpoint_ok("GCS_BASE_URL", vars.raw("GCS_BASE_URL"))?,
+            gcs_skip_signature: vars.bool_or("GCS_SKIP_SIGNATURE", false)?,
+            s3_endpoint: endpoint_ok("S3_ENDPOINT", vars.raw("S3_ENDPOINT"))?,
+            s3_region: vars.or("S3_REGION", "us-east-1".to_string())?,
+            s3_access_key_id: vars.raw("S3_ACCESS_KEY_ID").map(Secret::new),
+            s3_secret_access_key: vars.raw("S3_SECRET_ACCESS_KEY").map(Secret::new),
+            s3_allow_http: vars.bool_or("S3_ALLOW_HTTP", false)?,
+            keep_daily: vars.or("BACKUP_KEEP_DAILY", 7)?,
+            keep_weekly: vars.or("BACKUP_KEEP_WEEKLY", 4)?,
+            keep_monthly: vars.or("BACKUP_KEEP_MONTHLY", 6)?,
+        })
+    }
+}
+
+impl CronConfig {
+    pub fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            schedule: vars.or("CRON_SCHEDULE", std::path::PathBuf::from("cron/schedule.toml"))?,
+            lock_dir: vars.or("CRON_LOCK_DIR", std::env::temp_dir())?,
+            grace: Duration::from_secs(vars.or("CRON_GRACE_SECS", 300)?),
         })
     }
 }
@@ -515,6 +636,9 @@ mod tests {
             ("EMAIL_BACKEND", "pigeon"),
             ("WORKER_CONCURRENCY", "0"),
             ("PUBLIC_URL", "example.com"),
+            ("BACKUP_STORAGE", "ftp"),
+            ("S3_ENDPOINT", "minio:9000"),
+            ("BACKUP_KEEP_DAILY", "many"),
         ] {
             let err = Config::from_vars(&vars(&[URL, (name, value)])).unwrap_err();
             assert_eq!(err.name, name, "{name}={value}");
@@ -533,10 +657,11 @@ mod tests {
             URL,
             ("AMQP_URL", "amqp://app:rabbit-pw@mq:5672/%2f"),
             ("SMTP_URL", "smtps://mailer:smtp-pw@mail.example.com"),
+            ("S3_SECRET_ACCESS_KEY", "s3-secret-pw"),
         ]))
         .unwrap();
         let debug = format!("{config:?}");
-        for secret in ["s3cr3t-pw", "rabbit-pw", "smtp-pw"] {
+        for secret in ["s3cr3t-pw", "rabbit-pw", "smtp-pw", "s3-secret-pw"] {
             assert!(!debug.contains(secret), "{secret} in {debug}");
         }
     }

@@ -2,6 +2,7 @@
 //! database and its own server on port 0; the command tests run the real `app` binary.
 
 mod auth;
+mod backups;
 mod commands;
 mod common;
 mod errors;

@@ -1,0 +1,370 @@
+//! Backups against a real S3-compatible server (moto, started by scripts/services.sh) and a local directory, with the
+//! real pg_dump and pg_restore; and the cron role's locks, timeouts and records.
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::time::{Duration, Instant};
+
+use crate::common::{AppProcess, TestDb, output_text, run_app};
+
+const S3: &str = "http://127.0.0.1:9000";
+
+/// A bucket of its own on the S3 server.
+fn s3_env(db: &TestDb, bucket: &str) -> Vec<(String, String)> {
+    [
+        ("DATABASE_URL", db.url.as_str()),
+        ("BACKUP_STORAGE", "s3"),
+        ("BACKUP_BUCKET", bucket),
+        ("S3_ENDPOINT", S3),
+        ("S3_ALLOW_HTTP", "true"),
+        ("S3_ACCESS_KEY_ID", "test"),
+        ("S3_SECRET_ACCESS_KEY", "test"),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+async fn new_bucket() -> String {
+    let bucket = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let response = reqwest::Client::new()
+        .put(format!("{S3}/{bucket}"))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("S3 server unreachable ({err}); run scripts/services.sh"));
+    assert!(response.status().is_success(), "creating bucket: {}", response.status());
+    bucket
+}
+
+fn local_env(db: &TestDb, dir: &std::path::Path) -> Vec<(String, String)> {
+    [
+        ("DATABASE_URL", db.url.as_str()),
+        ("BACKUP_STORAGE", "local"),
+        ("BACKUP_LOCAL_DIR", dir.to_str().unwrap()),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn app(args: &[&str], env: &[(String, String)]) -> std::process::Output {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    run_app(args, &env)
+}
+
+fn ok(args: &[&str], env: &[(String, String)]) -> String {
+    let output = app(args, env);
+    assert!(output.status.success(), "app {args:?} failed:\n{}", output_text(&output));
+    output_text(&output)
+}
+
+fn urls(env: &[(String, String)]) -> Vec<String> {
+    ok(&["backup", "list", "--json"], env)
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["url"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn seed(db: &TestDb) {
+    db.client()
+        .await
+        .batch_execute(
+            "INSERT INTO users (id, email, password_hash) VALUES ('00000000-0000-4000-8000-000000000001', 'ada@example.com', 'x');
+             INSERT INTO notes (owner_id, title, body) SELECT '00000000-0000-4000-8000-000000000001', 'note ' || n, repeat('y', n)
+             FROM generate_series(1, 50) n;",
+        )
+        .await
+        .unwrap();
+}
+
+async fn snapshot(db: &TestDb) -> Vec<String> {
+    let client = db.client().await;
+    let mut rows: Vec<String> = client
+        .query("SELECT title || ':' || length(body) FROM notes ORDER BY title", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    rows.extend(
+        client
+            .query("SELECT email FROM users ORDER BY email", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<_, String>(0)),
+    );
+    rows
+}
+
+async fn damage(db: &TestDb) {
+    db.client()
+        .await
+        .batch_execute(
+            "UPDATE notes SET title = 'changed' WHERE title = 'note 1'; DELETE FROM notes WHERE title LIKE 'note 2%';
+             INSERT INTO users (email, password_hash) VALUES ('eve@example.com', 'x');",
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn s3_round_trip_restores_the_backed_up_state() {
+    let db = TestDb::migrated().await;
+    let env = s3_env(&db, &new_bucket().await);
+    seed(&db).await;
+    let before = snapshot(&db).await;
+    let created = ok(&["backup", "create"], &env);
+    assert!(created.contains("s3://"), "{created}");
+    let listed = urls(&env);
+    assert_eq!(listed.len(), 1);
+
+    damage(&db).await;
+    assert_ne!(snapshot(&db).await, before);
+    // A connection left open on the database (a web process) must not block the restore.
+    let lingering = db.client().await;
+    lingering.query_one("SELECT 1", &[]).await.unwrap();
+
+    let refused = app(&["backup", "restore", &listed[0]], &env);
+    assert!(!refused.status.success());
+    assert!(output_text(&refused).contains("--yes"), "{}", output_text(&refused));
+    assert_ne!(snapshot(&db).await, before, "nothing restored without --yes");
+
+    let restored = ok(&["backup", "restore", &listed[0], "--yes"], &env);
+    assert!(restored.contains("Restored"), "{restored}");
+    assert_eq!(snapshot(&db).await, before);
+    assert!(lingering.query_one("SELECT 1", &[]).await.is_err(), "the old session was ended");
+
+    let verified = ok(&["backup", "verify"], &env);
+    assert!(verified.contains("is good"), "{verified}");
+    assert!(ok(&["backup", "list"], &env).contains("verified"));
+}
+
+#[tokio::test]
+async fn local_directory_round_trip_and_retention() {
+    let db = TestDb::migrated().await;
+    let dir = tempdir();
+    let env = local_env(&db, &dir);
+    seed(&db).await;
+    let before = snapshot(&db).await;
+    for _ in 0..3 {
+        ok(&["backup", "create"], &env);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let all = urls(&env);
+    assert_eq!(all.len(), 3, "newest first: {all:?}");
+    assert!(all[0].starts_with("file://"));
+    // Verify the oldest: retention must then keep it besides the newest.
+    ok(&["backup", "verify", &all[2]], &env);
+    let mut keep_one_day = env.clone();
+    keep_one_day.extend(
+        [("BACKUP_KEEP_DAILY", "1"), ("BACKUP_KEEP_WEEKLY", "0"), ("BACKUP_KEEP_MONTHLY", "0")]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let dry = ok(&["backup", "prune", "--dry-run"], &keep_one_day);
+    assert!(dry.contains("Would delete"), "{dry}");
+    assert_eq!(urls(&env).len(), 3, "a dry run deletes nothing");
+    ok(&["backup", "prune"], &keep_one_day);
+    assert_eq!(urls(&env), vec![all[0].clone(), all[2].clone()]);
+
+    damage(&db).await;
+    ok(&["backup", "restore", &all[2], "--yes"], &env);
+    assert_eq!(snapshot(&db).await, before);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("app-backup-test-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn dump_path(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
+    let file = url.rsplit('/').next().unwrap();
+    dir.canonicalize().unwrap().join("backups").join(file)
+}
+
+#[tokio::test]
+async fn corrupted_and_truncated_backups_are_refused() {
+    let db = TestDb::migrated().await;
+    let dir = tempdir();
+    let env = local_env(&db, &dir);
+    seed(&db).await;
+    ok(&["backup", "create"], &env);
+    let url = urls(&env).remove(0);
+    let path = dump_path(&dir, &url);
+    let original = std::fs::read(&path).unwrap();
+    damage(&db).await;
+    let damaged = snapshot(&db).await;
+
+    let mut flipped = original.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0xff;
+    for (label, bytes) in [("truncated", original[..original.len() / 2].to_vec()), ("flipped", flipped)] {
+        std::fs::write(&path, &bytes).unwrap();
+        let restore = app(&["backup", "restore", &url, "--yes"], &env);
+        assert!(!restore.status.success(), "{label} backup restored");
+        let text = output_text(&restore);
+        assert!(text.contains("corrupted or truncated") && text.contains("was not changed"), "{label}: {text}");
+        assert_eq!(snapshot(&db).await, damaged, "{label}: the database kept its data");
+
+        let verify = app(&["backup", "verify", &url], &env);
+        assert!(!verify.status.success(), "{label} backup verified");
+        assert!(output_text(&verify).contains("FAILED"), "{}", output_text(&verify));
+        assert!(ok(&["backup", "list"], &env).contains("VERIFY FAILED"));
+    }
+    let leftovers: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM pg_database WHERE datname LIKE $1", &[&format!("{}_%", db.name)])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(leftovers, 0, "no scratch or restore database is left behind");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn a_killed_backup_leaves_nothing_listed() {
+    let db = TestDb::migrated().await;
+    let bucket = new_bucket().await;
+    let env = s3_env(&db, &bucket);
+    // Enough hard-to-compress data that the upload takes a while.
+    db.client()
+        .await
+        .batch_execute(
+            "INSERT INTO users (id, email, password_hash) VALUES ('00000000-0000-4000-8000-000000000001', 'ada@example.com', 'x');
+             INSERT INTO notes (owner_id, title, body)
+             SELECT '00000000-0000-4000-8000-000000000001', 'n' || n,
+                    (SELECT string_agg(md5(random()::text || n || k), '') FROM generate_series(1, 12) k)
+             FROM generate_series(1, 120000) n;",
+        )
+        .await
+        .unwrap();
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut create = AppProcess::start(&["backup", "create"], &env_refs);
+    // Kill it while its multipart upload is open.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let uploads = reqwest::get(format!("{S3}/{bucket}?uploads")).await.unwrap().text().await.unwrap();
+        if uploads.contains("<UploadId>") {
+            break;
+        }
+        assert!(create.child.try_wait().unwrap().is_none(), "backup finished before it could be killed");
+        assert!(Instant::now() < deadline, "no upload started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    create.signal("KILL");
+    let status = create.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.signal(), Some(9), "killed mid-upload");
+    assert!(urls(&env).is_empty(), "no backup listed");
+    let objects = reqwest::get(format!("{S3}/{bucket}?list-type=2")).await.unwrap().text().await.unwrap();
+    assert!(!objects.contains(".dump"), "no dump object visible: {objects}");
+    // The next backup works and a prune cleans nothing that exists.
+    ok(&["backup", "create"], &env);
+    assert_eq!(urls(&env).len(), 1);
+}
+
+fn schedule_file(text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("schedule-{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_slow_job_never_runs_twice_at_once_even_with_two_cron_processes() {
+    let db = TestDb::migrated().await;
+    let schedule = schedule_file(
+        "[[job]]\nname = \"slow\"\nschedule = \"* * * * * *\"\nsteps = [[\"/bin/sleep\", \"2.5\"]]\ntimeout_secs = 30\n",
+    );
+    let (dir_a, dir_b) = (tempdir(), tempdir());
+    let start = |lock_dir: &std::path::Path| {
+        AppProcess::start(
+            &["cron"],
+            &[
+                ("DATABASE_URL", db.url.as_str()),
+                ("CRON_SCHEDULE", schedule.to_str().unwrap()),
+                ("CRON_LOCK_DIR", lock_dir.to_str().unwrap()),
+                ("RUST_LOG", "info"),
+            ],
+        )
+    };
+    // Two containers: separate lock directories, one database.
+    let (mut a, mut b) = (start(&dir_a), start(&dir_b));
+    a.wait_for_line(|line| line["message"] == "cron started (schedules are UTC)");
+    b.wait_for_line(|line| line["message"] == "cron started (schedules are UTC)");
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    a.signal("TERM");
+    b.signal("TERM");
+    assert_eq!(a.wait_exit(Duration::from_secs(15)).code(), Some(0));
+    assert_eq!(b.wait_exit(Duration::from_secs(15)).code(), Some(0));
+
+    let client = db.client().await;
+    let runs = client
+        .query("SELECT started_at, finished_at FROM cron_runs WHERE status = 'succeeded' ORDER BY started_at", &[])
+        .await
+        .unwrap();
+    assert!(runs.len() >= 2, "the job ran: {} runs", runs.len());
+    for pair in runs.windows(2) {
+        let finished: chrono::DateTime<chrono::Utc> = pair[0].get(1);
+        let next_started: chrono::DateTime<chrono::Utc> = pair[1].get(0);
+        assert!(next_started >= finished, "runs overlapped: {finished} > {next_started}");
+    }
+    let notes: Vec<String> = client
+        .query("SELECT DISTINCT note FROM cron_runs WHERE status = 'skipped'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(notes.iter().any(|n| n.contains("file lock")), "overlap in one process is skipped: {notes:?}");
+    assert!(notes.iter().any(|n| n.contains("another cron process")), "overlap across processes is skipped: {notes:?}");
+    let running: i64 =
+        client.query_one("SELECT count(*) FROM cron_runs WHERE status = 'running'", &[]).await.unwrap().get(0);
+    assert_eq!(running, 0, "SIGTERM waited for the running job");
+}
+
+#[tokio::test]
+async fn a_job_over_its_timeout_is_killed_and_recorded() {
+    let db = TestDb::migrated().await;
+    let schedule = schedule_file(
+        "[[job]]\nname = \"stuck\"\nschedule = \"0 0 3 * * *\"\nsteps = [[\"/bin/sleep\", \"30\"]]\ntimeout_secs = 1\n\n\
+         [[job]]\nname = \"checkup\"\nschedule = \"0 0 4 * * *\"\nsteps = [[\"check\"]]\ntimeout_secs = 60\n",
+    );
+    let env = [("DATABASE_URL", db.url.as_str()), ("CRON_SCHEDULE", schedule.to_str().unwrap())];
+    let started = Instant::now();
+    let stuck = run_app(&["cron", "run", "stuck"], &env);
+    assert!(!stuck.status.success());
+    assert!(started.elapsed() < Duration::from_secs(10), "killed at its timeout");
+    let checkup = run_app(&["cron", "run", "checkup"], &env);
+    assert!(checkup.status.success(), "{}", output_text(&checkup));
+    let unknown = run_app(&["cron", "run", "nope"], &env);
+    assert!(!unknown.status.success());
+    assert!(output_text(&unknown).contains("no job \"nope\""));
+
+    let client = db.client().await;
+    let rows = client.query("SELECT job, status, output_tail FROM cron_runs ORDER BY id", &[]).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].get::<_, String>(0), rows[0].get::<_, String>(1)), ("stuck".into(), "timed_out".into()));
+    assert_eq!(rows[1].get::<_, String>(1), "succeeded");
+    assert!(rows[1].get::<_, String>(2).contains("All checks passed"), "the output tail is kept");
+}
+
+#[tokio::test]
+async fn the_shipped_nightly_job_creates_verifies_and_prunes() {
+    let db = TestDb::migrated().await;
+    seed(&db).await;
+    let dir = tempdir();
+    let mut env = local_env(&db, &dir);
+    env.push(("CRON_SCHEDULE".into(), concat!(env!("CARGO_MANIFEST_DIR"), "/../cron/schedule.toml").into()));
+    ok(&["cron", "run", "nightly-backup"], &env);
+    let listed = ok(&["backup", "list"], &env);
+    assert!(listed.contains("verified"), "{listed}");
+    let status: String = db.client().await.query_one("SELECT status FROM cron_runs", &[]).await.unwrap().get(0);
+    assert_eq!(status, "succeeded");
+    let recorded: bool = db.client().await.query_one("SELECT verify_ok FROM backups", &[]).await.unwrap().get(0);
+    assert!(recorded, "the dashboard's backups table knows it is verified");
+    std::fs::remove_dir_all(dir).ok();
+}
