@@ -41,12 +41,23 @@ for path in cargo-generate.toml .ci hooks scripts/template-check.sh PROJECT_READ
   [ ! -e "$project/$path" ] || die "template-only $path was copied into the generated project"
 done
 head -1 "$project/README.md" | grep -q "$name" || die "README.md title does not name the project"
-if grep -rIl --exclude-dir=.git -e '{{ *project' -e '{{ *crate_name' "$project" >/dev/null; then
-  die "unrendered placeholders in: $(grep -rIl --exclude-dir=.git -e '{{ *project' -e '{{ *crate_name' "$project" | tr '\n' ' ')"
+if grep -rIl --exclude-dir=.git --exclude-dir=template -e '{{ *project' -e '{{ *crate_name' "$project" >/dev/null; then
+  die "unrendered placeholders in: $(grep -rIl --exclude-dir=.git --exclude-dir=template -e '{{ *project' -e '{{ *crate_name' "$project" | tr '\n' ' ')"
 fi
 cmp -s "$root/Cargo.lock" "$project/Cargo.lock" || die "Cargo.lock differs: the generated project would resolve other versions"
 
+# The sub-template for scheduled commands must work inside the generated project.
+[ -f "$project/template/cron-command/cargo-generate.toml" ] || die "template/cron-command did not reach the project"
+(cd "$project" && cargo generate --path template/cron-command --init --name send_digest --destination . --silent \
+  -d description="Mail the daily digest" -d schedule="0 15 6 * * *" -d timeout_secs=900 >/dev/null)
+[ -f "$project/web/src/commands/scheduled/send_digest.rs" ] || die "template/cron-command wrote no command"
+grep -q 'schedule = "0 15 6 \* \* \*"' "$project/cron/schedule.d/send_digest.toml" || die "template/cron-command wrote no schedule"
+
 echo "template-check: generated $project; running its scripts/test.sh"
 (cd "$project" && scripts/test.sh)
+(cd "$project" && CRON_SCHEDULE=cron/schedule.toml "$CARGO_TARGET_DIR/debug/app" cron list | grep -q '^send_digest ') \
+  || die "the generated scheduled command is not in the cron schedule"
+(cd "$project" && "$CARGO_TARGET_DIR/debug/app" send_digest --help | grep -q 'Mail the daily digest') \
+  || die "the generated scheduled command is not an app subcommand"
 [ $keep -eq 1 ] && echo "template-check: kept $project"
 echo "template-check: generated project passed"

@@ -31,9 +31,17 @@ enum Command {
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
+    let cron_config = web::config::CronConfig::from_vars(&web::config::Vars::from_env())?;
+    let schedule = Schedule::load(&cron_config.schedule)?;
+    if let Some(Command::List) = opts.command {
+        for job in &schedule.jobs {
+            let steps: Vec<String> = job.steps.iter().map(|step| step.join(" ")).collect();
+            println!("{:<20} {:<16} timeout {:>6}s  {}", job.name, job.schedule, job.timeout_secs, steps.join(" && "));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = Config::from_env()?;
     telemetry::init(&config.log);
-    let schedule = Schedule::load(&config.cron.schedule)?;
     let hostname =
         std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
     let ctx = RunContext {

@@ -10,6 +10,11 @@ mod server;
 mod tasks;
 mod worker;
 
+// The scheduled management commands of `src/commands/scheduled/`, found by `build.rs`.
+mod scheduled {
+    include!(concat!(env!("OUT_DIR"), "/scheduled_commands.rs"));
+}
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +46,8 @@ enum Command {
     Backup(backup::Opts),
     /// Run the scheduled jobs of cron/schedule.toml (the `cron` role), or one job now.
     Cron(cron::Opts),
+    #[command(flatten)]
+    Scheduled(scheduled::Scheduled),
 }
 
 impl Cli {
@@ -55,6 +62,7 @@ impl Cli {
             Command::Tasks(opts) => tasks::run(opts).await,
             Command::Backup(opts) => backup::run(opts).await,
             Command::Cron(opts) => cron::run(opts).await,
+            Command::Scheduled(command) => command.run().await,
         }
     }
 }

@@ -75,9 +75,36 @@ impl Schedule {
         Ok(schedule)
     }
 
+    /// Reads `path` and then every `*.toml` of the `schedule.d` folder beside it (jobs added by generators).
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading the schedule {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("in {}", path.display()))
+        let mut schedule = Self::parse(&text).with_context(|| format!("in {}", path.display()))?;
+        let extra_dir = path.with_file_name("schedule.d");
+        if extra_dir.is_dir() {
+            let mut files: Vec<_> = std::fs::read_dir(&extra_dir)
+                .with_context(|| format!("reading {}", extra_dir.display()))?
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+                .collect();
+            files.sort();
+            for file in files {
+                let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                let extra = Self::parse(&text).with_context(|| format!("in {}", file.display()))?;
+                schedule.jobs.extend(extra.jobs);
+            }
+            // Names must stay unique across all files.
+            let mut names = std::collections::BTreeSet::new();
+            for job in &schedule.jobs {
+                anyhow::ensure!(
+                    names.insert(&job.name),
+                    "job {} is defined twice (see {})",
+                    job.name,
+                    extra_dir.display()
+                );
+            }
+        }
+        Ok(schedule)
     }
 }
 

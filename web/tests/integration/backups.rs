@@ -368,3 +368,64 @@ async fn the_shipped_nightly_job_creates_verifies_and_prunes() {
     assert!(recorded, "the dashboard's backups table knows it is verified");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// google_storage.sh in a folder of its own, next to a compose file whose stack is not running.
+fn google_storage(args: &[&str]) -> (std::process::Output, std::path::PathBuf) {
+    let dir = tempdir();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../google_storage.sh");
+    std::fs::copy(script, dir.join("google_storage.sh")).unwrap();
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        format!("version: \"3.7\"\nservices:\n  cron:\n    image: not-built-{}\n", uuid::Uuid::new_v4().simple()),
+    )
+    .unwrap();
+    let output = std::process::Command::new("bash")
+        .arg(dir.join("google_storage.sh"))
+        .args(args)
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (output, dir)
+}
+
+#[test]
+fn google_storage_script_explains_what_is_wrong() {
+    let (help, _) = google_storage(&["--help"]);
+    assert!(help.status.success());
+    for action in ["-a FILE", "-l", "-r URL", "-b"] {
+        assert!(output_text(&help).contains(action), "--help documents {action}");
+    }
+    for (args, expected) in [
+        (vec![], "Usage"),
+        (vec!["-x"], "unknown argument"),
+        (vec!["-r"], "needs an argument"),
+        (vec!["-l"], "the stack is not running"),
+        (vec!["-b"], "the stack is not running"),
+        (vec!["-a", "/nonexistent/key.json"], "not found"),
+    ] {
+        let (output, dir) = google_storage(&args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(output_text(&output).contains(expected), "{args:?}: {}", output_text(&output));
+        std::fs::remove_dir_all(dir).ok();
+    }
+    let junk = std::env::temp_dir().join(format!("junk-{}.txt", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&junk, "hello").unwrap();
+    let (output, _) = google_storage(&["-a", junk.to_str().unwrap()]);
+    assert!(output_text(&output).contains("neither a service-account JSON key"), "{}", output_text(&output));
+
+    let key = std::env::temp_dir().join(format!("key-{}.json", uuid::Uuid::new_v4().simple()));
+    std::fs::write(
+        &key,
+        r#"{"type": "service_account", "client_email": "b@p.iam.gserviceaccount.com", "private_key": "k"}"#,
+    )
+    .unwrap();
+    let (output, dir) = google_storage(&["-a", key.to_str().unwrap()]);
+    assert!(!output.status.success(), "unproven credentials are not reported as working");
+    let text = output_text(&output);
+    assert!(text.contains("stored the service-account key") && text.contains("the stack is not running"), "{text}");
+    let stored = dir.join("cron/credentials/gcs.json");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777, 0o600);
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Backups of the running stack's database, from the host: the seed template's google_storage.sh. Every action runs
+# the `app backup` command inside the stack's cron container, so the host needs nothing but Docker Compose.
+set -euo pipefail
+
+usage() {
+  cat <<'EOT'
+Usage: ./google_storage.sh [-f COMPOSE_FILE] ACTION
+
+Actions:
+  -a FILE   store backup-storage credentials where the cron container reads them, then prove they work with a
+            list call. FILE is a Google Cloud service-account JSON key (stored as cron/credentials/gcs.json), or an
+            env file with S3_ACCESS_KEY_ID=... and S3_SECRET_ACCESS_KEY=... lines (stored as cron/credentials/s3.env).
+  -l        list the backups, newest first, with size, age and verification state
+  -r URL    restore backup URL (from -l) into the stack's database; asks for confirmation unless -y is given
+  -b        back up the stack's database now
+  -h, --help  this help
+
+Options:
+  -f FILE   compose file of the stack (default docker-compose.yml; dev.yml or prod.yml for those environments)
+  -y        restore without asking
+
+Storage is chosen by BACKUP_STORAGE, BACKUP_BUCKET and friends in the stack's env file (see .env.sample).
+EOT
+}
+
+die() { echo "google_storage: error: $*" >&2; exit 1; }
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here"
+compose_file=docker-compose.yml
+action=""
+argument=""
+yes=0
+[ $# -gt 0 ] || { usage >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    -f) [ $# -ge 2 ] || die "-f needs a compose file"; compose_file=$2; shift 2 ;;
+    -y) yes=1; shift ;;
+    -a|-r) [ -z "$action" ] || die "give one action"; [ $# -ge 2 ] || die "$1 needs an argument"; action=$1; argument=$2; shift 2 ;;
+    -l|-b) [ -z "$action" ] || die "give one action"; action=$1; shift ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+done
+[ -n "$action" ] || die "no action given (see --help)"
+[ -f "$compose_file" ] || die "compose file $compose_file not found"
+
+if docker compose version >/dev/null 2>&1; then
+  compose=(docker compose -f "$compose_file")
+elif command -v docker-compose >/dev/null 2>&1; then
+  compose=(docker-compose -f "$compose_file")
+else
+  die "Docker Compose is not installed (neither 'docker compose' nor 'docker-compose' answers)"
+fi
+
+require_stack() {
+  local id
+  id=$("${compose[@]}" ps -q cron 2>/dev/null || true)
+  if [ -z "$id" ] || [ "$(docker inspect -f '{{.State.Running}}' "$id" 2>/dev/null)" != "true" ]; then
+    die "the stack is not running (no cron container for $compose_file): start it with ./install_docker.sh or docker-compose -f $compose_file up -d"
+  fi
+}
+
+# S3 keys stored by -a travel with each command; the nightly job reads them from the same file (env_file).
+in_cron() {
+  local env_args=()
+  if [ -f cron/credentials/s3.env ]; then
+    while IFS= read -r line; do
+      case "$line" in S3_ACCESS_KEY_ID=*|S3_SECRET_ACCESS_KEY=*) env_args+=(-e "$line") ;; esac
+    done < cron/credentials/s3.env
+  fi
+  "${compose[@]}" exec -T "${env_args[@]}" cron app "$@"
+}
+
+case "$action" in
+  -a)
+    [ -f "$argument" ] || die "credentials file $argument not found"
+    mkdir -p cron/credentials
+    if grep -q '"private_key"' "$argument" && grep -q '"client_email"' "$argument"; then
+      install -m 600 "$argument" cron/credentials/gcs.json
+      echo "google_storage: stored the service-account key as cron/credentials/gcs.json"
+    elif grep -q '^S3_ACCESS_KEY_ID=' "$argument" && grep -q '^S3_SECRET_ACCESS_KEY=' "$argument"; then
+      install -m 600 "$argument" cron/credentials/s3.env
+      echo "google_storage: stored the S3 keys as cron/credentials/s3.env"
+    else
+      die "$argument is neither a service-account JSON key (private_key, client_email) nor an env file with S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY"
+    fi
+    require_stack
+    in_cron backup list >/dev/null || die "the credentials were stored but listing the backups failed (see the message above)"
+    echo "google_storage: the credentials work (the backup storage answered a list call)"
+    ;;
+  -l) require_stack; in_cron backup list ;;
+  -b) require_stack; in_cron backup create ;;
+  -r)
+    require_stack
+    if [ $yes -eq 0 ]; then
+      [ -t 0 ] || die "restoring replaces the stack's data; confirm with -y when there is no terminal"
+      read -r -p "Restore $argument over the stack's database? Every current row is replaced. Type yes: " answer
+      [ "$answer" = "yes" ] || die "not confirmed; nothing changed"
+    fi
+    in_cron backup restore "$argument" --yes
+    ;;
+esac
