@@ -128,3 +128,28 @@ fn server_refuses_to_start_with_bad_configuration() {
         assert!(!text.contains("pw-XYZZY-secret"), "password leaked: {text}");
     }
 }
+
+#[tokio::test]
+async fn clearsessions_deletes_only_what_is_spent() {
+    let db = TestDb::migrated().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO users (id, email, password_hash) VALUES ('00000000-0000-4000-8000-000000000001', 'a@example.com', 'x');
+             INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) VALUES
+               ('\\x01', '00000000-0000-4000-8000-000000000001', 'c', now() - interval '1 hour'),
+               ('\\x02', '00000000-0000-4000-8000-000000000001', 'c', now() + interval '1 hour');
+             INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, used_at) VALUES
+               ('\\x03', '00000000-0000-4000-8000-000000000001', 'verify_email', now() + interval '1 hour', now()),
+               ('\\x04', '00000000-0000-4000-8000-000000000001', 'password_reset', now() - interval '1 minute', NULL),
+               ('\\x05', '00000000-0000-4000-8000-000000000001', 'password_reset', now() + interval '1 hour', NULL);
+             INSERT INTO login_attempts (client, window_start, attempts) VALUES
+               ('1.2.3.4', now() - interval '2 days', 3), ('1.2.3.4', now(), 1);",
+        )
+        .await
+        .unwrap();
+    let output = run_app(&["clearsessions"], &[("DATABASE_URL", &db.url)]);
+    assert!(output.status.success(), "{}", output_text(&output));
+    assert!(output_text(&output).contains("Deleted 1 expired session(s), 2 spent mail token(s), 1 old login counter(s)."));
+    assert_eq!((db.count("sessions").await, db.count("email_tokens").await, db.count("login_attempts").await), (1, 1, 1));
+}
