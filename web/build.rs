@@ -18,7 +18,10 @@ fn camel(snake: &str) -> String {
 }
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands/scheduled");
+    // Read when the script runs (not when it is compiled): a build directory shared with a generated project may
+    // hold this script compiled there.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest_dir).join("src/commands/scheduled");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut modules: Vec<(String, String, String)> = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("src/commands/scheduled exists") {
