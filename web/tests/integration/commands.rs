@@ -150,6 +150,11 @@ async fn clearsessions_deletes_only_what_is_spent() {
         .unwrap();
     let output = run_app(&["clearsessions"], &[("DATABASE_URL", &db.url)]);
     assert!(output.status.success(), "{}", output_text(&output));
-    assert!(output_text(&output).contains("Deleted 1 expired session(s), 2 spent mail token(s), 1 old login counter(s)."));
-    assert_eq!((db.count("sessions").await, db.count("email_tokens").await, db.count("login_attempts").await), (1, 1, 1));
+    assert!(
+        output_text(&output).contains("Deleted 1 expired session(s), 2 spent mail token(s), 1 old login counter(s).")
+    );
+    assert_eq!(
+        (db.count("sessions").await, db.count("email_tokens").await, db.count("login_attempts").await),
+        (1, 1, 1)
+    );
 }
