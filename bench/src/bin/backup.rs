@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser;
-use tokio_postgres::NoTls;
 
 #[derive(Debug, Parser)]
 struct Opts {
@@ -24,12 +23,6 @@ struct Opts {
     /// The `app` binary (default: next to this one).
     #[arg(long)]
     app: Option<PathBuf>,
-}
-
-async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.context("connecting to PostgreSQL")?;
-    tokio::spawn(connection);
-    Ok(client)
 }
 
 /// Peak resident memory (VmHWM) of a running process, in MiB.
@@ -80,13 +73,13 @@ async fn fill(client: &tokio_postgres::Client, target_mb: u64) -> anyhow::Result
 
 async fn run_size(opts: &Opts, app: &Path, target_mb: u64) -> anyhow::Result<()> {
     let name = format!("bench_backup_{}", uuid::Uuid::new_v4().simple());
-    let admin = connect(&opts.admin_url).await?;
+    let admin = bench::connect(&opts.admin_url).await?;
     admin.batch_execute(&format!("CREATE DATABASE {name}")).await?;
     let (server, _) = opts.admin_url.rsplit_once('/').context("admin URL ends with /<database>")?;
     let url = format!("{server}/{name}");
     let dir = std::env::temp_dir().join(&name);
     let result = async {
-        let mb = fill(&connect(&url).await?, target_mb).await?;
+        let mb = fill(&bench::connect(&url).await?, target_mb).await?;
         let mut ours = tokio::process::Command::new(app);
         ours.args(["backup", "create"])
             .env_clear()
@@ -121,11 +114,7 @@ async fn run_size(opts: &Opts, app: &Path, target_mb: u64) -> anyhow::Result<()>
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let opts = Opts::parse();
-    let app = match &opts.app {
-        Some(app) => app.clone(),
-        None => std::env::current_exe()?.parent().context("binary directory")?.join("app"),
-    };
-    anyhow::ensure!(app.exists(), "{} not found: build it first (cargo build --release --bin app)", app.display());
+    let app = bench::app_binary(opts.app.as_ref())?;
     println!("backup create (local storage) vs pg_dump | gzip > /dev/null");
     println!("{:>10} {:>14} {:>14} {:>10} {:>16}", "db MB", "ours MB/s", "peer MB/s", "ratio", "ours peak MiB");
     for &size in &opts.sizes_mb {

@@ -17,7 +17,6 @@ use anyhow::Context as _;
 use clap::Parser;
 use diesel_async::AsyncConnection as _;
 use tokio::io::AsyncBufReadExt as _;
-use tokio_postgres::NoTls;
 use web::tasks::{self, probe::Probe};
 
 #[derive(Debug, Parser)]
@@ -40,12 +39,6 @@ struct Opts {
 }
 
 const MANAGEMENT: &str = "http://127.0.0.1:15672/api";
-
-async fn admin(url: &str) -> anyhow::Result<tokio_postgres::Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.context("connecting to PostgreSQL")?;
-    tokio::spawn(connection);
-    Ok(client)
-}
 
 async fn vhost(method: reqwest::Method, name: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
@@ -121,7 +114,7 @@ async fn wait_done(client: &tokio_postgres::Client, expected: usize) -> anyhow::
 
 async fn run_once(opts: &Opts, app: &PathBuf, workers: usize) -> anyhow::Result<Figures> {
     let database = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    let admin_client = admin(&opts.admin_url).await?;
+    let admin_client = bench::connect(&opts.admin_url).await?;
     admin_client.batch_execute(&format!("CREATE DATABASE {database}")).await?;
     let (server, _) = opts.admin_url.rsplit_once('/').context("admin URL ends with /<database>")?;
     let url = format!("{server}/{database}");
@@ -137,7 +130,7 @@ async fn run_once(opts: &Opts, app: &PathBuf, workers: usize) -> anyhow::Result<
             ("RUST_LOG", "info".into()),
         ];
         let mut conn = diesel_async::AsyncPgConnection::establish(&url).await?;
-        let client = admin(&url).await?;
+        let client = bench::connect(&url).await?;
 
         // Backlog: everything enqueued first, then the workers start.
         for _ in 0..opts.tasks {
@@ -194,11 +187,7 @@ async fn run_once(opts: &Opts, app: &PathBuf, workers: usize) -> anyhow::Result<
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let opts = Opts::parse();
-    let app = match &opts.app {
-        Some(app) => app.clone(),
-        None => std::env::current_exe()?.parent().context("binary directory")?.join("app"),
-    };
-    anyhow::ensure!(app.exists(), "{} not found: build it first (cargo build --release --bin app)", app.display());
+    let app = bench::app_binary(opts.app.as_ref())?;
     println!(
         "task throughput: {} probe tasks, concurrency {} per worker, app {}",
         opts.tasks,

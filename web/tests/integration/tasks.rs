@@ -30,6 +30,15 @@ fn start_worker(db_url: &str, broker: &TestBroker, extra: &[(&str, &str)]) -> Ap
     worker
 }
 
+/// A user for tasks that need an owner.
+async fn insert_owner(client: &tokio_postgres::Client) -> uuid::Uuid {
+    client
+        .query_one("INSERT INTO users (email, password_hash) VALUES ('owner@example.com', 'x') RETURNING id", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 async fn task_states(db: &TestDb) -> Vec<(String, String)> {
     let client = db.client().await;
     client
@@ -168,11 +177,7 @@ async fn worker_killed_mid_task_loses_nothing_and_repeats_nothing() {
     let broker = TestBroker::new().await;
     let db = TestDb::migrated().await;
     let client = db.client().await;
-    let owner: uuid::Uuid = client
-        .query_one("INSERT INTO users (email, password_hash) VALUES ('owner@example.com', 'x') RETURNING id", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let owner = insert_owner(&client).await;
     const NOTES: usize = 30;
     let mut conn = diesel_conn(&db.url).await;
     for n in 0..NOTES {
@@ -393,11 +398,7 @@ async fn a_redelivered_task_is_acknowledged_without_running_again() {
     let broker = TestBroker::new().await;
     let db = TestDb::migrated().await;
     let client = db.client().await;
-    let owner: uuid::Uuid = client
-        .query_one("INSERT INTO users (email, password_hash) VALUES ('owner@example.com', 'x') RETURNING id", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let owner = insert_owner(&client).await;
     let mut worker = start_worker(&db.url, &broker, &[]);
     let mut conn = diesel_conn(&db.url).await;
     let task = tasks::enqueue(&mut conn, &CreateNote { owner_id: owner, title: "once".into(), body: String::new() })
