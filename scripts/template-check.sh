@@ -27,7 +27,8 @@ die() { echo "template-check: error: $*" >&2; exit 1; }
 
 if ! cargo generate --version 2>/dev/null | grep -q '0\.23\.'; then
   echo "template-check: installing cargo-generate 0.23.14"
-  cargo install cargo-generate@0.23.14 --locked --quiet
+  # Its own build directory: the shared one is for the project.
+  env -u CARGO_TARGET_DIR cargo install cargo-generate@0.23.14 --locked --quiet
 fi
 
 work=$(mktemp -d)
