@@ -68,3 +68,29 @@ async fn every_response_carries_a_request_id() {
     let error = app.get("/nowhere").await;
     assert!(error.headers().contains_key("x-request-id"), "errors carry it too");
 }
+
+#[tokio::test]
+async fn the_web_recovers_from_a_database_outage_by_itself() {
+    let db = TestDb::migrated().await;
+    let proxy = crate::common::TcpProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let via_proxy = db.url.replace(":5432/", &format!(":{}/", proxy.port));
+    let app = TestApp::spawn_on(db, &[("DATABASE_URL", &via_proxy), ("DATABASE_TIMEOUT_SECS", "2")]);
+    let signup = |email: &'static str| {
+        app.other_client()
+            .post(app.url("/api/auth/signup"))
+            .json(&serde_json::json!({ "email": email, "password": crate::common::PASSWORD }))
+            .send()
+    };
+    assert_eq!(signup("before@example.com").await.unwrap().status(), 201);
+
+    proxy.cut();
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    error_code(signup("during@example.com").await.unwrap(), 503).await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    proxy.restore();
+    // Pooled connections broken by the outage are checked and replaced, not handed out.
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    assert_eq!(signup("after@example.com").await.unwrap().status(), 201);
+    assert_eq!(app.db.count("users").await, 2);
+}
