@@ -76,6 +76,16 @@ pub async fn run(_opts: Opts) -> anyhow::Result<ExitCode> {
         Err(err) => report.fail("database reachable", &db::redact(&format!("{err:#}"), config.database.url.expose())),
     }
 
+    match tokio::time::timeout(config.database.timeout, web::broker::Broker::connect(&config.broker, "app check")).await
+    {
+        Ok(Ok(broker)) => {
+            broker.close().await;
+            report.ok("RabbitMQ reachable");
+        }
+        Ok(Err(err)) => report.fail("RabbitMQ reachable", &format!("{err:#}")),
+        Err(_) => report.fail("RabbitMQ reachable", "no answer in time"),
+    }
+
     if report.failures == 0 {
         println!("All checks passed.");
         Ok(ExitCode::SUCCESS)

@@ -107,6 +107,15 @@ async fn check_reports_each_problem_and_fails() {
     assert!(text.contains("FAIL  database password"), "{text}");
     assert!(text.contains("FAIL  bind address"), "{text}");
 
+    let no_broker = run_app(
+        &["check"],
+        &[("DATABASE_URL", &migrated.url), ("AMQP_URL", "amqp://guest:rabbit-XYZZY@127.0.0.1:1/%2f")],
+    );
+    assert!(!no_broker.status.success());
+    let text = output_text(&no_broker);
+    assert!(text.contains("ok    database reachable") && text.contains("FAIL  RabbitMQ reachable"), "{text}");
+    assert!(!text.contains("rabbit-XYZZY"), "password leaked: {text}");
+
     let malformed = run_app(&["check"], &[("DATABASE_URL", &migrated.url), ("PORT", "http")]);
     assert!(!malformed.status.success());
     assert!(output_text(&malformed).contains("PORT"), "{}", output_text(&malformed));
