@@ -44,6 +44,7 @@ pub const VARIABLES: &[&str] = &[
     "OUTBOX_POLL_MS",
     "OUTBOX_BATCH",
     "HEARTBEAT_SECS",
+    "TASK_TIMEOUT_SECS",
     "EMAIL_BACKEND",
     "SMTP_URL",
     "EMAIL_FROM",
@@ -195,6 +196,8 @@ pub struct WorkerConfig {
     pub outbox_poll: Duration,
     pub outbox_batch: i64,
     pub heartbeat: Duration,
+    /// A task running longer than this fails (and is retried like any failure).
+    pub task_timeout: Duration,
 }
 
 /// How mail leaves the application.
@@ -474,6 +477,7 @@ impl WorkerConfig {
             outbox_poll: Duration::from_millis(vars.positive("OUTBOX_POLL_MS", 500)?),
             outbox_batch: vars.positive("OUTBOX_BATCH", 100)?,
             heartbeat: Duration::from_secs(vars.positive("HEARTBEAT_SECS", 5)?),
+            task_timeout: Duration::from_secs(vars.positive("TASK_TIMEOUT_SECS", 900)?),
         })
     }
 }

@@ -288,7 +288,14 @@ async fn run_one(shared: &Shared, publisher: &Publisher, envelope: &Envelope, ki
             }
             let mut ctx =
                 TaskContext { conn: &mut *conn, task_id: envelope.task_id, attempt: envelope.attempt, services };
-            kind.run(envelope.payload.clone(), &mut ctx).await.map_err(RunError::Task)?;
+            let timeout = services.config.worker.task_timeout;
+            match tokio::time::timeout(timeout, kind.run(envelope.payload.clone(), &mut ctx)).await {
+                Ok(result) => result.map_err(RunError::Task)?,
+                Err(_) => {
+                    let err = anyhow::anyhow!("timed out after {}s (TASK_TIMEOUT_SECS)", timeout.as_secs());
+                    return Err(RunError::Task(TaskError::Failed(err)));
+                }
+            }
             store::mark_succeeded(conn, envelope.task_id).await?;
             Ok(Ran::Done)
         })

@@ -153,17 +153,26 @@ async fn clearsessions_deletes_only_what_is_spent() {
                ('\\x04', '00000000-0000-4000-8000-000000000001', 'password_reset', now() - interval '1 minute', NULL),
                ('\\x05', '00000000-0000-4000-8000-000000000001', 'password_reset', now() + interval '1 hour', NULL);
              INSERT INTO login_attempts (client, window_start, attempts) VALUES
-               ('1.2.3.4', now() - interval '2 days', 3), ('1.2.3.4', now(), 1);",
+               ('1.2.3.4', now() - interval '2 days', 3), ('1.2.3.4', now(), 1);
+             INSERT INTO outbox (task_id, task_name, queue, payload, published_at) VALUES
+               (gen_random_uuid(), 'probe', 'default', '{}', now() - interval '8 days'),
+               (gen_random_uuid(), 'probe', 'default', '{}', now() - interval '1 day'),
+               (gen_random_uuid(), 'probe', 'default', '{}', NULL);",
         )
         .await
         .unwrap();
     let output = run_app(&["clearsessions"], &[("DATABASE_URL", &db.url)]);
     assert!(output.status.success(), "{}", output_text(&output));
     assert!(
-        output_text(&output).contains("Deleted 1 expired session(s), 2 spent mail token(s), 1 old login counter(s).")
+        output_text(&output).contains(
+            "Deleted 1 expired session(s), 2 spent mail token(s), 1 old login counter(s), 1 published outbox row(s)."
+        ),
+        "{}",
+        output_text(&output)
     );
     assert_eq!(
         (db.count("sessions").await, db.count("email_tokens").await, db.count("login_attempts").await),
         (1, 1, 1)
     );
+    assert_eq!(db.count("outbox").await, 2, "recent and unpublished outbox rows stay");
 }

@@ -419,3 +419,22 @@ async fn a_redelivered_task_is_acknowledged_without_running_again() {
     let runs: i64 = client.query_one("SELECT count(*) FROM task_runs", &[]).await.unwrap().get(0);
     assert_eq!(runs, 1);
 }
+
+#[tokio::test]
+async fn a_task_over_its_timeout_fails_and_changes_nothing() {
+    let broker = TestBroker::new().await;
+    let db = TestDb::migrated().await;
+    let _worker = start_worker(&db.url, &broker, &[("TASK_TIMEOUT_SECS", "1"), ("TASK_RETRY_BASE_MS", "100")]);
+    let mut conn = diesel_conn(&db.url).await;
+    let task = tasks::enqueue(&mut conn, &Probe { sleep_ms: 5000, fail: false }).await.unwrap();
+    let client = db.client().await;
+    let error: String = eventually(30, "the task to be dead", || async {
+        let row = client.query_one("SELECT state, last_error FROM tasks WHERE task_id = $1", &[&task]).await.unwrap();
+        (row.get::<_, String>(0) == "dead").then(|| row.get(1))
+    })
+    .await;
+    assert!(error.contains("timed out after 1s"), "{error}");
+    let runs: i64 =
+        client.query_one("SELECT count(*) FROM task_runs WHERE task_id = $1", &[&task]).await.unwrap().get(0);
+    assert_eq!(runs, 3, "each attempt timed out and was retried");
+}

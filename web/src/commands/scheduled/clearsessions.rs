@@ -1,4 +1,4 @@
-//! Delete expired sessions, used or expired mail tokens and old login-attempt counters.
+//! Delete expired sessions, spent mail tokens, old login counters and outbox rows published a week ago.
 //!
 //! Scheduled nightly by `cron/schedule.toml`. Files in this folder become `app` subcommands by themselves (see
 //! `web/build.rs`); `template/cron-command` generates new ones.
@@ -29,6 +29,12 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
             &[&opts.attempts_older_than_hours],
         )
         .await?;
-    println!("Deleted {sessions} expired session(s), {tokens} spent mail token(s), {attempts} old login counter(s).");
+    // Published rows only: an unpublished row is a task still on its way.
+    let outbox =
+        client.execute("DELETE FROM outbox WHERE published_at < now() - interval '7 days'", &[]).await?;
+    println!(
+        "Deleted {sessions} expired session(s), {tokens} spent mail token(s), {attempts} old login counter(s), \
+         {outbox} published outbox row(s)."
+    );
     Ok(ExitCode::SUCCESS)
 }
