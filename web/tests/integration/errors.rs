@@ -47,7 +47,7 @@ async fn bodies_over_the_limit_are_refused() {
 
     // Chunked, without a Content-Length to check up front.
     let stream = futures_util::stream::iter(
-        (0..8).map(|_| Ok::<_, std::io::Error>(format!("{{\"title\": \"{}\"}}", "y".repeat(300)))),
+        (0..8).map(|_| Ok::<_, std::io::Error>(json!({ "title": "y".repeat(300) }).to_string())),
     );
     let response = app
         .client

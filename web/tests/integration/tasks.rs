@@ -313,11 +313,19 @@ async fn a_payload_the_task_cannot_read_is_dead_lettered_at_once() {
     let client = db.client().await;
     let task_id = uuid::Uuid::new_v4();
     // As if an older version had queued it with another shape.
+    let payload = json!({ "sleep_ms": "soon" });
     client
-        .batch_execute(&format!(
-            "INSERT INTO tasks (task_id, task_name, queue, payload, max_attempts) VALUES ('{task_id}', 'probe', 'default', '{{\"sleep_ms\": \"soon\"}}', 3);
-             INSERT INTO outbox (task_id, task_name, queue, payload) VALUES ('{task_id}', 'probe', 'default', '{{\"sleep_ms\": \"soon\"}}');"
-        ))
+        .execute(
+            "INSERT INTO tasks (task_id, task_name, queue, payload, max_attempts) VALUES ($1, 'probe', 'default', $2, 3)",
+            &[&task_id, &payload],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO outbox (task_id, task_name, queue, payload) VALUES ($1, 'probe', 'default', $2)",
+            &[&task_id, &payload],
+        )
         .await
         .unwrap();
     let _worker = start_worker(&db.url, &broker, &[]);
