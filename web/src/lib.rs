@@ -17,3 +17,13 @@ pub mod schema;
 pub mod tasks;
 pub mod telemetry;
 pub mod token;
+
+/// This machine's (or container's) name, for worker ids and cron run records.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}

@@ -42,13 +42,11 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     }
     let config = Config::from_env()?;
     telemetry::init(&config.log);
-    let hostname =
-        std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
     let ctx = RunContext {
         database: Database::from_url(&config.database.url)?,
         lock_dir: config.cron.lock_dir.clone(),
         program: std::env::current_exe().context("locating this binary")?,
-        host: format!("{hostname}-{}", std::process::id()),
+        host: format!("{}-{}", web::hostname(), std::process::id()),
     };
     match opts.command {
         Some(Command::List) => {

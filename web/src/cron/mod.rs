@@ -49,14 +49,12 @@ impl JobSpec {
 impl Schedule {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let schedule: Self = toml::from_str(text).context("the schedule is not valid TOML for a schedule")?;
-        let mut names = std::collections::BTreeSet::new();
         for job in &schedule.jobs {
             anyhow::ensure!(
                 !job.name.is_empty() && job.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
                 "job name {:?}: use letters, digits, - and _",
                 job.name
             );
-            anyhow::ensure!(names.insert(job.name.clone()), "job {} appears twice", job.name);
             anyhow::ensure!(
                 job.schedule.split_whitespace().count() == 6,
                 "job {}: schedule {:?} must have six fields (seconds first)",
@@ -72,7 +70,16 @@ impl Schedule {
             );
             anyhow::ensure!(job.timeout_secs > 0, "job {}: timeout_secs must be greater than zero", job.name);
         }
+        schedule.ensure_unique_names()?;
         Ok(schedule)
+    }
+
+    fn ensure_unique_names(&self) -> anyhow::Result<()> {
+        let mut names = std::collections::BTreeSet::new();
+        for job in &self.jobs {
+            anyhow::ensure!(names.insert(&job.name), "job {} is defined twice", job.name);
+        }
+        Ok(())
     }
 
     /// Reads `path` and then every `*.toml` of the `schedule.d` folder beside it (jobs added by generators).
@@ -94,15 +101,7 @@ impl Schedule {
                 schedule.jobs.extend(extra.jobs);
             }
             // Names must stay unique across all files.
-            let mut names = std::collections::BTreeSet::new();
-            for job in &schedule.jobs {
-                anyhow::ensure!(
-                    names.insert(&job.name),
-                    "job {} is defined twice (see {})",
-                    job.name,
-                    extra_dir.display()
-                );
-            }
+            schedule.ensure_unique_names().with_context(|| format!("with {}", extra_dir.display()))?;
         }
         Ok(schedule)
     }
@@ -126,6 +125,11 @@ mod tests {
             ("[[job]]\nname = \"x\"\nschedule = \"0 3 * * *\"\nsteps = [[\"check\"]]\ntimeout_secs = 5", "six fields"),
             ("[[job]]\nname = \"x\"\nschedule = \"0 0 25 * * *\"\nsteps = [[\"check\"]]\ntimeout_secs = 5", "job x"),
             ("[[job]]\nname = \"x\"\nschedule = \"0 0 3 * * *\"\nsteps = []\ntimeout_secs = 5", "steps"),
+            (
+                "[[job]]\nname = \"x\"\nschedule = \"0 0 3 * * *\"\nsteps = [[\"check\"]]\ntimeout_secs = 5\n\
+                 [[job]]\nname = \"x\"\nschedule = \"0 0 4 * * *\"\nsteps = [[\"check\"]]\ntimeout_secs = 5",
+                "defined twice",
+            ),
             (
                 "[[job]]\nname = \"a b\"\nschedule = \"0 0 3 * * *\"\nsteps = [[\"check\"]]\ntimeout_secs = 5",
                 "job name",

@@ -49,19 +49,10 @@ pub fn selected_queues(registry: &Registry, asked: &[String]) -> anyhow::Result<
 }
 
 fn worker_id() -> String {
-    let host = hostname();
+    let host = crate::hostname();
     let mut random = [0u8; 3];
     let _ = getrandom::fill(&mut random);
     format!("{host}-{}-{}", std::process::id(), random.iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|name| name.trim().to_string())
-        .filter(|name| !name.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Runs until `shutdown` turns true and running tasks are done (or the grace period is over).
@@ -368,7 +359,7 @@ async fn dead_letter_raw(publisher: &Publisher, body: Vec<u8>, message_id: &str)
 async fn heartbeat_loop(shared: Arc<Shared>, queues: Vec<String>, mut shutdown: watch::Receiver<bool>) {
     let interval = shared.services.config.worker.heartbeat;
     let concurrency = shared.services.config.worker.concurrency;
-    let host = hostname();
+    let host = crate::hostname();
     let mut failing = false;
     loop {
         let beat = async {
