@@ -9,6 +9,7 @@ pub mod config;
 pub mod cron;
 pub mod db;
 pub mod error;
+pub mod health;
 pub mod http;
 pub mod mail;
 pub mod models;

@@ -9,6 +9,9 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let cli = commands::Cli::parse();
+    if let Err(problem) = web::config::check_secret_files() {
+        return commands::fail(&anyhow::anyhow!("configuration: {problem}"));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => return commands::fail(&anyhow::Error::from(err).context("starting the async runtime")),

@@ -100,6 +100,17 @@ async fn scheduler(config: &Config, schedule: Schedule, ctx: RunContext) -> anyh
     }
     scheduler.start().await.map_err(|err| anyhow::anyhow!("starting the scheduler: {err}"))?;
     tracing::info!(schedule = %config.cron.schedule.display(), "cron started (schedules are UTC)");
+    if let Some(path) = config.log.health_file.clone() {
+        // The scheduler runs as long as this process does; the file tells the container probe so.
+        tokio::spawn(async move {
+            loop {
+                if let Err(err) = web::health::touch(&path) {
+                    tracing::warn!(error = %err, path = %path.display(), "cannot touch the health file");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(15)).await;
+            }
+        });
+    }
     let _ = shutdown.wait_for(|stop| *stop).await;
     let _ = scheduler.shutdown().await;
     if !runner::wait_idle(&running, config.cron.grace).await {

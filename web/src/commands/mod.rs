@@ -5,6 +5,7 @@ mod check;
 mod createsuperuser;
 mod cron;
 mod enqueue;
+mod healthcheck;
 mod migrate;
 mod server;
 mod tasks;
@@ -44,6 +45,8 @@ enum Command {
     Tasks(tasks::Opts),
     /// Back up, list, restore, verify and prune database backups.
     Backup(backup::Opts),
+    /// Container health probe: the web role's /healthz, or the age of a worker or cron health file.
+    Healthcheck(healthcheck::Opts),
     /// Run the scheduled jobs of cron/schedule.toml (the `cron` role), or one job now.
     Cron(cron::Opts),
     #[command(flatten)]
@@ -62,6 +65,7 @@ impl Cli {
             Command::Tasks(opts) => tasks::run(opts).await,
             Command::Backup(opts) => backup::run(opts).await,
             Command::Cron(opts) => cron::run(opts).await,
+            Command::Healthcheck(opts) => healthcheck::run(opts).await,
             Command::Scheduled(command) => command.run().await,
         }
     }

@@ -69,6 +69,9 @@ pub const VARIABLES: &[&str] = &[
     "CRON_SCHEDULE",
     "CRON_LOCK_DIR",
     "CRON_GRACE_SECS",
+    "STATIC_DIR",
+    "STATIC_ROOT",
+    "HEALTH_FILE",
 ];
 
 /// A variable that is missing or does not parse.
@@ -153,6 +156,10 @@ pub struct HttpConfig {
     pub shutdown_timeout: Duration,
     /// Take the client address from `X-Real-IP` (set by our nginx) instead of the TCP peer.
     pub trust_proxy_headers: bool,
+    /// The static files shipped with the application.
+    pub static_dir: std::path::PathBuf,
+    /// Where nginx serves `/static/` from: the server copies `static_dir` there on start (unset: no copy).
+    pub static_root: Option<std::path::PathBuf>,
 }
 
 /// PostgreSQL.
@@ -301,6 +308,8 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A `tracing_subscriber::EnvFilter` directive such as `info` or `web=debug,info`.
     pub filter: String,
+    /// Touched by the worker and cron roles while they are healthy; `app healthcheck --file` checks its age.
+    pub health_file: Option<std::path::PathBuf>,
 }
 
 /// Everything the server role needs.
@@ -334,13 +343,53 @@ impl<F: Fn(&str) -> Option<String>> fmt::Debug for Vars<F> {
 }
 
 impl Vars<fn(&str) -> Option<String>> {
-    /// The process environment. A variable set to the empty string counts as unset.
+    /// The process environment. A variable set to the empty string counts as unset. When `NAME` is unset and
+    /// `NAME_FILE` names a file (a Docker secret such as `/run/secrets/database_url`), the file's content without
+    /// its trailing newline is the value (a missing file leaves the variable unset); [`check_secret_files`] reports an
+    /// unreadable one at start-up.
     pub fn from_env() -> Self {
         fn lookup(name: &str) -> Option<String> {
-            std::env::var(name).ok().filter(|value| !value.is_empty())
+            std::env::var(name).ok().filter(|value| !value.is_empty()).or_else(|| read_secret_file(name).ok().flatten())
         }
         Vars { lookup }
     }
+}
+
+/// The value of `NAME` from the file `NAME_FILE` names; `Ok(None)` when `NAME_FILE` is unset.
+fn read_secret_file(name: &str) -> Result<Option<String>, String> {
+    let Some(path) = std::env::var_os(format!("{name}_FILE")).filter(|path| !path.is_empty()) else {
+        return Ok(None);
+    };
+    if !std::path::Path::new(&path).exists() {
+        // Not there (yet): the variable counts as unset, and "is required but not set" names the file.
+        return Ok(None);
+    }
+    let content = std::fs::read_to_string(&path)
+        .map_err(|err| format!("{name}_FILE: cannot read {}: {err}", std::path::Path::new(&path).display()))?;
+    let value = content.strip_suffix('\n').unwrap_or(&content);
+    let value = value.strip_suffix('\r').unwrap_or(value);
+    Ok(Some(value.to_string()))
+}
+
+/// "is required but not set", naming the file `NAME_FILE` points at when that is set but missing.
+fn not_set(name: &str) -> String {
+    match std::env::var_os(format!("{name}_FILE")).filter(|path| !path.is_empty()) {
+        Some(path) => format!("is required but not set ({name}_FILE names {}, which does not exist)", path.display()),
+        None => "is required but not set".into(),
+    }
+}
+
+/// Fails when any `NAME_FILE` of [`VARIABLES`] names a file that exists but cannot be read, or is set together
+/// with `NAME`.
+pub fn check_secret_files() -> Result<(), String> {
+    for name in VARIABLES {
+        let file_set = std::env::var_os(format!("{name}_FILE")).is_some_and(|path| !path.is_empty());
+        if file_set && std::env::var_os(name).is_some_and(|value| !value.is_empty()) {
+            return Err(format!("both {name} and {name}_FILE are set; keep one"));
+        }
+        read_secret_file(name)?;
+    }
+    Ok(())
 }
 
 /// Variables from a fixed map, see [`Vars::from_map`].
@@ -365,7 +414,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     {
         match self.optional(name)? {
             Some(value) => Ok(value),
-            None => Err(ConfigError { name, problem: "is required but not set".into() }),
+            None => Err(ConfigError { name, problem: not_set(name) }),
         }
     }
 
@@ -393,7 +442,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 
     pub fn secret(&self, name: &'static str) -> Result<Secret, ConfigError> {
-        self.raw(name).map(Secret::new).ok_or(ConfigError { name, problem: "is required but not set".into() })
+        self.raw(name).map(Secret::new).ok_or_else(|| ConfigError { name, problem: not_set(name) })
     }
 
     fn bool_or(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
@@ -552,6 +601,8 @@ impl HttpConfig {
             body_limit: vars.positive("BODY_LIMIT_BYTES", 64 * 1024)?,
             shutdown_timeout: Duration::from_secs(vars.or("SHUTDOWN_TIMEOUT_SECS", 30)?),
             trust_proxy_headers: vars.bool_or("TRUST_PROXY_HEADERS", false)?,
+            static_dir: vars.or("STATIC_DIR", std::path::PathBuf::from("web/static"))?,
+            static_root: vars.optional("STATIC_ROOT")?,
         })
     }
 }
@@ -593,7 +644,7 @@ impl LogConfig {
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&filter) {
             return Err(ConfigError { name: "RUST_LOG", problem: format!("is not a valid filter: {err}") });
         }
-        Ok(Self { format: vars.or("LOG_FORMAT", default_format)?, filter })
+        Ok(Self { format: vars.or("LOG_FORMAT", default_format)?, filter, health_file: vars.optional("HEALTH_FILE")? })
     }
 }
 

@@ -368,7 +368,14 @@ async fn heartbeat_loop(shared: Arc<Shared>, queues: Vec<String>, mut shutdown: 
             store::heartbeat(&mut conn, &shared.worker_id, &host, &queues, concurrency, in_flight).await?;
             anyhow::Ok(())
         };
-        match beat.await {
+        let result = beat.await;
+        if result.is_ok()
+            && let Some(path) = &shared.services.config.log.health_file
+            && let Err(err) = crate::health::touch(path)
+        {
+            tracing::warn!(error = %err, path = %path.display(), "cannot touch the health file");
+        }
+        match result {
             Ok(()) if failing => {
                 tracing::info!("heartbeat recorded again");
                 failing = false;

@@ -1,0 +1,54 @@
+#!/bin/bash
+# Writes the per-environment parts of the configuration under /tmp/nginx, checks it, and runs nginx as PID 1.
+#   NGINX_MODE           local | dev | prod (default: APP_ENV, else local); prod serves HTTPS from /etc/nginx/certs
+#   SERVER_NAME          host names of the site (default: any)
+#   BASIC_AUTH_USER      with BASIC_AUTH_PASSWORD (or BASIC_AUTH_PASSWORD_FILE): every page asks for these
+#                        credentials (required in dev, the staging wall; optional elsewhere)
+set -euo pipefail
+
+die() { echo "nginx-start: error: $*" >&2; exit 1; }
+
+mode=${NGINX_MODE:-${APP_ENV:-local}}
+conf=/tmp/nginx
+mkdir -p "$conf"/client_body "$conf"/proxy "$conf"/fastcgi "$conf"/uwsgi "$conf"/scgi
+
+case "$mode" in
+  local) cp /etc/nginx/app/site-local.conf "$conf/site.conf"; : > "$conf/hsts.conf" ;;
+  dev) cp /etc/nginx/app/site-http.conf "$conf/site.conf"; : > "$conf/hsts.conf" ;;
+  prod)
+    for file in fullchain.pem privkey.pem; do
+      [ -r "/etc/nginx/certs/$file" ] || die "prod needs /etc/nginx/certs/$file (mount the certificate folder)"
+    done
+    cp /etc/nginx/app/site-https.conf "$conf/site.conf"
+    echo 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;' > "$conf/hsts.conf"
+    ;;
+  *) die "NGINX_MODE must be local, dev or prod; got '$mode'" ;;
+esac
+
+name=${SERVER_NAME:-_}
+[[ "$name" =~ ^[A-Za-z0-9._*\ -]+$ ]] || die "SERVER_NAME may hold only host names separated by spaces"
+echo "server_name $name;" > "$conf/server_name.conf"
+
+if [ -n "${BASIC_AUTH_PASSWORD_FILE:-}" ]; then
+  BASIC_AUTH_PASSWORD=$(cat "$BASIC_AUTH_PASSWORD_FILE") || die "cannot read BASIC_AUTH_PASSWORD_FILE"
+fi
+if [ -n "${BASIC_AUTH_USER:-}" ]; then
+  [ -n "${BASIC_AUTH_PASSWORD:-}" ] || die "BASIC_AUTH_USER is set but BASIC_AUTH_PASSWORD is empty"
+  [[ "$BASIC_AUTH_USER" != *:* ]] || die "BASIC_AUTH_USER may not contain ':'"
+  # Salted SHA-1 ({SSHA}), which nginx's auth_basic reads: base64(sha1(password + salt) + salt).
+  salt=$(head -c 64 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 8)
+  hex=$(printf '%s%s' "$BASIC_AUTH_PASSWORD" "$salt" | sha1sum | cut -d' ' -f1)
+  hash=$({ printf "$(sed 's/../\\x&/g' <<<"$hex")"; printf '%s' "$salt"; } | base64 -w0)
+  umask 077
+  printf '%s:{SSHA}%s\n' "$BASIC_AUTH_USER" "$hash" > "$conf/htpasswd"
+  printf 'auth_basic "Restricted: staging";\nauth_basic_user_file %s/htpasswd;\n' "$conf" > "$conf/auth.conf"
+elif [ "$mode" = dev ]; then
+  die "dev puts the site behind a password: set BASIC_AUTH_USER and BASIC_AUTH_PASSWORD"
+else
+  : > "$conf/auth.conf"
+fi
+unset BASIC_AUTH_PASSWORD
+
+nginx -e stderr -t -q || die "the configuration does not pass nginx -t"
+echo "nginx-start: $mode, server_name $name$( [ -s "$conf/auth.conf" ] && echo ', basic auth on')"
+exec nginx -e stderr -g 'daemon off;'

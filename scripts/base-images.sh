@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Builds local stand-ins for the official base images from a Debian mirror, for machines that cannot pull from a
+# registry (air-gapped sites, Docker Hub rate limits, CI machines without a registry).
+set -euo pipefail
+
+usage() {
+  cat <<'EOT'
+Usage: scripts/base-images.sh [--mirror URL] [--force] [--help]
+
+Builds, from a Debian bookworm mirror (debootstrap, then apt inside `docker build`), local images with the same
+contracts as the official ones the Dockerfiles and compose files default to:
+
+  local-base/debian:bookworm-slim   for debian:bookworm-slim             (DEBIAN_IMAGE)
+  local-base/cc:bookworm            for gcr.io/distroless/cc-debian12    (RUNTIME_IMAGE)
+  local-base/postgres:15            for postgres:15-bookworm             (POSTGRES_IMAGE)
+  local-base/rabbitmq:3             for rabbitmq:3-management            (RABBITMQ_IMAGE)
+  local-base/nginx:1                for nginx:1-bookworm                 (NGINX_BASE_IMAGE)
+  local-base/python:3               for python:3.11-slim-bookworm        (PYTHON_IMAGE)
+
+and writes those variables to .envs/images.env, which install_docker.sh reads. To use them with compose by hand:
+  docker-compose --env-file .envs/images.env up -d
+
+  --mirror URL  Debian mirror (default: the first one apt uses here, else http://deb.debian.org/debian)
+  --force       rebuild even the images that exist
+Needs root (debootstrap), the debootstrap package (installed with apt-get when missing) and a Docker engine.
+Takes about 3 minutes the first time; later runs reuse what exists.
+EOT
+}
+
+mirror=""
+force=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --mirror) [ $# -ge 2 ] || { echo "base-images.sh: --mirror needs a URL" >&2; exit 2; }; mirror=$2; shift ;;
+    --force) force=1 ;;
+    *) echo "base-images.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+log() { echo "base-images: $*"; }
+die() { echo "base-images: error: $*" >&2; exit 1; }
+
+docker info >/dev/null 2>&1 || die "the Docker engine does not answer (is it running, may this user use it?)"
+
+if [ -z "$mirror" ]; then
+  mirror=$(grep -rhoE '(URIs:|^deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
+    | awk '{print $2}' | grep -v security | head -n1 || true)
+  mirror=${mirror:-http://deb.debian.org/debian}
+fi
+
+exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+if [ $force -eq 1 ] || ! exists local-base/rootfs:bookworm; then
+  [ "$(id -u)" -eq 0 ] || die "debootstrap needs root; run as root once (later runs reuse the image)"
+  if ! command -v debootstrap >/dev/null; then
+    log "installing debootstrap"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null \
+      || die "cannot install debootstrap"
+  fi
+  dir=$(mktemp -d /var/tmp/base-rootfs.XXXXXX)
+  trap 'rm -rf "$dir"' EXIT
+  log "debootstrap --variant=minbase bookworm from $mirror"
+  debootstrap --variant=minbase bookworm "$dir" "$mirror" >"$dir.log" 2>&1 \
+    || { tail -n 20 "$dir.log" >&2; rm -f "$dir.log"; die "debootstrap failed"; }
+  rm -f "$dir.log"
+  # The same mirror inside the images, and nothing left from the build host.
+  echo "deb $mirror bookworm main" > "$dir/etc/apt/sources.list"
+  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+  tar -C "$dir" -c . | docker import -c 'CMD ["bash"]' - local-base/rootfs:bookworm >/dev/null \
+    || die "docker import failed"
+  rm -rf "$dir"
+  trap - EXIT
+fi
+
+build() {
+  local tag=$1 file=$2
+  if [ $force -eq 0 ] && exists "$tag"; then
+    log "$tag exists"
+    return
+  fi
+  log "building $tag"
+  local out
+  out=$(mktemp)
+  if ! docker build -q -t "$tag" -f "docker/base/$file" docker/base >"$out" 2>&1; then
+    tail -n 30 "$out" >&2
+    rm -f "$out"
+    die "building $tag failed"
+  fi
+  rm -f "$out"
+}
+
+build local-base/debian:bookworm-slim debian.Dockerfile
+build local-base/cc:bookworm cc.Dockerfile
+build local-base/postgres:15 postgres.Dockerfile
+build local-base/rabbitmq:3 rabbitmq.Dockerfile
+build local-base/nginx:1 nginx.Dockerfile
+build local-base/python:3 python.Dockerfile
+
+mkdir -p .envs
+cat > .envs/images.env <<'EOT'
+# Written by scripts/base-images.sh: base images built on this machine from a Debian mirror, used instead of the
+# official images (install_docker.sh reads this file; by hand: docker-compose --env-file .envs/images.env ...).
+DEBIAN_IMAGE=local-base/debian:bookworm-slim
+RUNTIME_IMAGE=local-base/cc:bookworm
+POSTGRES_IMAGE=local-base/postgres:15
+RABBITMQ_IMAGE=local-base/rabbitmq:3
+NGINX_BASE_IMAGE=local-base/nginx:1
+PYTHON_IMAGE=local-base/python:3
+EOT
+log "done; variables written to .envs/images.env"
+docker images --format '  {{.Repository}}:{{.Tag}}  {{.Size}}' | grep '^  local-base/' || true
