@@ -8,9 +8,10 @@ usage() {
 Usage: ./google_storage.sh [-f COMPOSE_FILE] ACTION
 
 Actions:
-  -a FILE   store backup-storage credentials where the cron container reads them, then prove they work with a
-            list call. FILE is a Google Cloud service-account JSON key (stored as cron/credentials/gcs.json), or an
-            env file with S3_ACCESS_KEY_ID=... and S3_SECRET_ACCESS_KEY=... lines (stored as cron/credentials/s3.env).
+  -a FILE   store backup-storage credentials in the cron container's credentials volume (/run/credentials),
+            where the nightly jobs read them, then prove they work with a list call. FILE is a Google Cloud
+            service-account JSON key, or an env file with S3_ACCESS_KEY_ID=... and S3_SECRET_ACCESS_KEY=... lines;
+            a copy stays in cron/credentials/ (mode 600, never committed) for the next stack.
   -l        list the backups, newest first, with size, age and verification state
   -r URL    restore backup URL (from -l) into the stack's database; asks for confirmation unless -y is given
   -b        back up the stack's database now
@@ -62,15 +63,16 @@ require_stack() {
   fi
 }
 
-# S3 keys stored by -a travel with each command; the nightly job reads them from the same file (env_file).
 in_cron() {
-  local env_args=()
-  if [ -f cron/credentials/s3.env ]; then
-    while IFS= read -r line; do
-      case "$line" in S3_ACCESS_KEY_ID=*|S3_SECRET_ACCESS_KEY=*) env_args+=(-e "$line") ;; esac
-    done < cron/credentials/s3.env
-  fi
-  "${compose[@]}" exec -T "${env_args[@]}" cron app "$@"
+  "${compose[@]}" exec -T cron app "$@"
+}
+
+# Writes stdin to /run/credentials/NAME in the cron container (its credentials volume), readable only by the
+# container's user: the nightly jobs and every action read the keys from there.
+to_cron() {
+  "${compose[@]}" exec -T cron sh -c \
+    'umask 077 && cat > "/run/credentials/.$1.tmp" && mv "/run/credentials/.$1.tmp" "/run/credentials/$1"' sh "$1" \
+    || die "could not store $1 in the cron container"
 }
 
 case "$action" in
@@ -79,14 +81,19 @@ case "$action" in
     mkdir -p cron/credentials
     if grep -q '"private_key"' "$argument" && grep -q '"client_email"' "$argument"; then
       install -m 600 "$argument" cron/credentials/gcs.json
-      echo "google_storage: stored the service-account key as cron/credentials/gcs.json"
+      echo "google_storage: kept a copy of the service-account key as cron/credentials/gcs.json"
+      require_stack
+      to_cron gcs.json < cron/credentials/gcs.json
     elif grep -q '^S3_ACCESS_KEY_ID=' "$argument" && grep -q '^S3_SECRET_ACCESS_KEY=' "$argument"; then
       install -m 600 "$argument" cron/credentials/s3.env
-      echo "google_storage: stored the S3 keys as cron/credentials/s3.env"
+      echo "google_storage: kept a copy of the S3 keys as cron/credentials/s3.env"
+      require_stack
+      sed -n 's/^S3_ACCESS_KEY_ID=//p' cron/credentials/s3.env | tail -n1 | tr -d '\r\n' | to_cron s3_access_key_id
+      sed -n 's/^S3_SECRET_ACCESS_KEY=//p' cron/credentials/s3.env | tail -n1 | tr -d '\r\n' | to_cron s3_secret_access_key
     else
       die "$argument is neither a service-account JSON key (private_key, client_email) nor an env file with S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY"
     fi
-    require_stack
+    echo "google_storage: stored in the cron container (/run/credentials, a volume that outlives the container)"
     in_cron backup list >/dev/null || die "the credentials were stored but listing the backups failed (see the message above)"
     echo "google_storage: the credentials work (the backup storage answered a list call)"
     ;;

@@ -94,15 +94,17 @@ env_value() { sed -n "s/^$1=//p" "$envfile" | tail -n1; }
 
 if [ "$env" = prod ]; then
   mkdir -p .envs/secrets && chmod 700 .envs/secrets
+  # The folder keeps other users of this host out; the files themselves must be readable by the containers'
+  # users (compose bind-mounts them as they are; Swarm copies them in with mode 0444).
   write_secret() {
     if [ -f ".envs/secrets/$1" ]; then return; fi
-    (umask 077 && printf '%s\n' "$2" > ".envs/secrets/$1")
+    (umask 022 && printf '%s\n' "$2" > ".envs/secrets/$1")
     echo "    created .envs/secrets/$1"
   }
   write_secret postgres_password "$(secret)"
   write_secret database_url "postgres://$(env_value POSTGRES_USER):$(head -n1 .envs/secrets/postgres_password)@postgres:5432/$(env_value POSTGRES_DB)"
   write_secret amqp_url "amqp://$(env_value RABBITMQ_DEFAULT_USER):$(env_value RABBITMQ_DEFAULT_PASS)@rabbitmq:5672/%2f"
-  write_secret smtp_url "$(env_value SMTP_URL)"
+  write_secret smtp_url "smtp://user:password@smtp.example.com:587?tls=required"
   if [ ! -f nginx/certs/fullchain.pem ] || [ ! -f nginx/certs/privkey.pem ]; then
     command -v openssl >/dev/null || fail "no certificate in nginx/certs/ and no openssl to make a self-signed one"
     mkdir -p nginx/certs
@@ -172,10 +174,14 @@ compose=("${compose_cmd[@]}" -f "$file")
 # --- 5, 6 --------------------------------------------------------------------------------------------------------
 step "start ($file)"
 up_started=$SECONDS
-"${compose[@]}" up -d || fail "docker-compose up failed" "$("${compose[@]}" ps --services 2>/dev/null | head -n1)"
+deadline=$((SECONDS + timeout))
+if ! "${compose[@]}" up -d; then
+  # The loop below names the service that did not come up and shows its log.
+  echo "install_docker: docker-compose up failed" >&2
+  deadline=0
+fi
 
 step "wait until every service is healthy"
-deadline=$((SECONDS + timeout))
 while :; do
   pending=()
   for id in $("${compose[@]}" ps -q); do

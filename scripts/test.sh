@@ -11,11 +11,14 @@ Usage: scripts/test.sh [--help]
   2. cargo fmt --check, cargo clippy --all-targets -D warnings
   3. the workspace tests (cargo nextest, or cargo test when nextest is missing); each test gets its own database
   4. in the template repository only: scripts/template-check.sh generates a project and runs this script inside it
+  5. when a Docker engine answers: scripts/compose-test.sh, the compose stack end to end (install_docker.sh, then
+     pages, API, mail, tasks, backups through nginx; dev.yml's wall; prod.yml over TLS and in its Swarm form)
 
 Environment:
   TEST_DATABASE_URL  administrative connection the tests create databases through
                      (default postgres://app:app@127.0.0.1:5432/postgres)
   CARGO_TARGET_DIR   build directory, shared with generated projects (default: target/ here)
+  COMPOSE_TEST       auto (default: run step 5 when Docker answers), 1 (require it), 0 (skip it)
 EOT
 }
 
@@ -53,6 +56,18 @@ fi
 if [ -x scripts/template-check.sh ]; then
   step "generated project"
   scripts/template-check.sh
+fi
+
+if [ "${COMPOSE_TEST:-auto}" = 0 ]; then
+  step "compose stack: skipped (COMPOSE_TEST=0)"
+elif docker info >/dev/null 2>&1; then
+  step "compose stack (scripts/compose-test.sh)"
+  scripts/compose-test.sh
+elif [ "${COMPOSE_TEST:-auto}" = 1 ]; then
+  echo "test.sh: COMPOSE_TEST=1 but the Docker engine does not answer" >&2
+  exit 1
+else
+  step "compose stack: skipped (no Docker engine answers)"
 fi
 
 printf '\nAll checks passed in %ss.\n' "$((SECONDS - started))"

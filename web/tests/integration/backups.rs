@@ -423,7 +423,10 @@ fn google_storage_script_explains_what_is_wrong() {
     let (output, dir) = google_storage(&["-a", key.to_str().unwrap()]);
     assert!(!output.status.success(), "unproven credentials are not reported as working");
     let text = output_text(&output);
-    assert!(text.contains("stored the service-account key") && text.contains("the stack is not running"), "{text}");
+    assert!(
+        text.contains("kept a copy of the service-account key") && text.contains("the stack is not running"),
+        "{text}"
+    );
     let stored = dir.join("cron/credentials/gcs.json");
     use std::os::unix::fs::PermissionsExt as _;
     assert_eq!(std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777, 0o600);

@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# End-to-end test of the compose stack, from nothing: install_docker.sh, then everything through nginx only.
+set -euo pipefail
+
+usage() {
+  cat <<'EOT'
+Usage: scripts/compose-test.sh [--keep] [--help]
+
+  1. ./install_docker.sh (local): images, stack, migrations, admin user; prints the time from up to all-healthy
+  2. through nginx only: / renders with security headers; a static file comes from nginx (the web role's log never
+     sees it); signup, the verification mail in the mail catcher (so the worker ran the task), verify, logout,
+     login, the notes API create/read/update/delete
+  3. every container healthy and not root; only nginx publishes a port
+  4. google_storage.sh -b, -l, -r: a backup of the stack restored over changed data brings the data back
+  5. ./install_docker.sh again: still healthy, no data lost; then down -v
+  6. dev.yml: its basic-auth wall refuses without credentials, lets the right ones in; then down -v
+  7. prod.yml: docker-compose config and its Swarm form (scripts/swarm.sh validate) are valid; the prod stack
+     serves HTTPS with HSTS, redirects HTTP, and keeps PostgreSQL and RabbitMQ on the internal network
+
+  --keep   leave the local stack running at the end (for a look around)
+
+Runs under the compose project names ${COMPOSE_TEST_PROJECT:-apptest}, ...dev and ...prod, on ports
+${COMPOSE_TEST_PORT:-18080} and the three after it. Needs Docker, curl and python3; root for the first run of
+scripts/base-images.sh (debootstrap) when the official images cannot be pulled.
+EOT
+}
+
+keep=0
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  --keep) keep=1 ;;
+  "") ;;
+  *) echo "compose-test: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+esac
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+project=${COMPOSE_TEST_PROJECT:-apptest}
+port=${COMPOSE_TEST_PORT:-18080}
+base=http://127.0.0.1:$port
+work=$(mktemp -d)
+created=()
+for file in .envs/local.env .envs/dev.env .envs/prod.env; do [ -e "$file" ] || created+=("$file"); done
+[ -e .envs/secrets ] || created+=(.envs/secrets)
+[ -e nginx/certs ] || created+=(nginx/certs)
+
+if docker compose version >/dev/null 2>&1; then compose_cmd=(docker compose); else compose_cmd=(docker-compose); fi
+local_stack=("${compose_cmd[@]}" -p "$project" -f docker-compose.yml)
+dev_stack=("${compose_cmd[@]}" -p "${project}dev" -f dev.yml)
+prod_stack=("${compose_cmd[@]}" -p "${project}prod" -f prod.yml)
+
+cleanup() {
+  local status=$?
+  if [ $status -ne 0 ]; then
+    echo "compose-test: FAILED; state of the stack:" >&2
+    "${local_stack[@]}" ps >&2 2>/dev/null || true
+    "${local_stack[@]}" logs --no-color --tail 30 >&2 2>/dev/null || true
+  fi
+  if [ $keep -eq 0 ] || [ $status -ne 0 ]; then
+    "${local_stack[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+  fi
+  "${dev_stack[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+  "${prod_stack[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+  if [ $keep -eq 0 ]; then rm -rf "${created[@]}"; fi
+  rm -rf "$work"
+  exit $status
+}
+trap cleanup EXIT
+
+fail() { echo "compose-test: FAIL: $*" >&2; exit 1; }
+pass() { echo "    ok: $*"; }
+step() { printf '\n--> %s\n' "$*"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# HTTP through nginx: prints the status; body in $work/body, headers in $work/headers.
+http() {
+  local method=$1 path=$2; shift 2
+  curl -sS -o "$work/body" -D "$work/headers" -w '%{http_code}' -X "$method" \
+    -b "$work/cookies" -c "$work/cookies" "$@" "$base$path"
+}
+expect() {
+  local want=$1 got=$2 what=$3
+  [ "$got" = "$want" ] || fail "$what: expected HTTP $want, got $got: $(head -c 400 "$work/body")"
+  pass "$what ($got)"
+}
+
+# --- 1 -----------------------------------------------------------------------------------------------------------
+step "install_docker.sh (local) from nothing"
+"${local_stack[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+COMPOSE_PROJECT_NAME=$project HTTP_PORT=$port ./install_docker.sh --timeout 400 | tee "$work/install.log"
+healthy_after=$(sed -n 's/.*every service is healthy (\([0-9]*\)s after up).*/\1/p' "$work/install.log")
+[ -n "$healthy_after" ] || fail "install_docker.sh did not report the stack healthy"
+
+# --- 2 -----------------------------------------------------------------------------------------------------------
+step "through nginx"
+expect 200 "$(http GET /)" "GET / renders"
+grep -q '<html' "$work/body" || fail "/ is not a page"
+grep -qi '^content-security-policy:' "$work/headers" || fail "no Content-Security-Policy on /"
+grep -qi "^x-content-type-options: nosniff" "$work/headers" || fail "no nosniff on /"
+
+marker=probe-$RANDOM$RANDOM
+expect 404 "$(http GET "/no-such-page-$marker")" "an unknown page is proxied to the app"
+expect 200 "$(http GET /static/css/site.css)" "GET /static/css/site.css"
+grep -q 'font-family' "$work/body" || fail "the stylesheet's content is not served"
+grep -qi '^etag:' "$work/headers" || fail "the static answer carries no ETag: not nginx's file server?"
+sleep 1
+weblog=$("${local_stack[@]}" logs --no-color web)
+grep -q "no-such-page-$marker" <<<"$weblog" || fail "the app's log does not show proxied requests (the check below would prove nothing)"
+! grep -q 'path=/static/' <<<"$weblog" || fail "the web role saw a /static/ request"
+pass "nginx served the static file; the web role's log has the proxied request and no /static/ one"
+
+email="e2e-$marker@example.com"
+password="correct horse battery staple"
+body=$(printf '{"email":"%s","password":"%s"}' "$email" "$password")
+expect 201 "$(http POST /api/auth/signup -H 'Content-Type: application/json' -d "$body")" "signup"
+csrf=$(json 'd["csrf_token"]' < "$work/body")
+
+mail_text=""
+for _ in $(seq 60); do
+  mail_text=$(curl -sS "$base/mail/api/messages" | python3 -c "
+import json,sys
+for m in json.load(sys.stdin):
+    if '$email' in m['to']: print(m['text']); break" || true)
+  [ -n "$mail_text" ] && break
+  sleep 1
+done
+[ -n "$mail_text" ] || fail "no verification mail to $email reached the mail catcher within 60s"
+pass "the verification mail reached the mail catcher (outbox, RabbitMQ, worker, SMTP)"
+token=$(grep -oE 'token=[A-Za-z0-9_-]+' <<<"$mail_text" | head -n1 | cut -d= -f2)
+[ -n "$token" ] || fail "no token link in the mail: $mail_text"
+expect 200 "$(http POST /api/auth/verify-email -H 'Content-Type: application/json' -d "{\"token\":\"$token\"}")" \
+  "the mail's token verifies the address"
+"${local_stack[@]}" exec -T web app tasks list --json --state succeeded | grep -q '"email.send"' \
+  || fail "app tasks list shows no succeeded email.send task"
+pass "the worker recorded the email.send task as succeeded"
+
+expect 204 "$(http POST /api/auth/logout -H "X-CSRF-Token: $csrf")" "logout"
+expect 401 "$(http GET /api/notes)" "notes need a session"
+expect 200 "$(http POST /api/auth/login -H 'Content-Type: application/json' -d "$body")" "login"
+csrf=$(json 'd["csrf_token"]' < "$work/body")
+
+expect 201 "$(http POST /api/notes -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
+  -d '{"title":"first","body":"created through nginx"}')" "create a note"
+note=$(json 'd["id"]' < "$work/body")
+expect 200 "$(http GET "/api/notes/$note")" "read it"
+[ "$(json 'd["title"]' < "$work/body")" = first ] || fail "read back a different note"
+expect 200 "$(http PATCH "/api/notes/$note" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
+  -d '{"title":"renamed"}')" "update it"
+[ "$(json 'd["title"]' < "$work/body")" = renamed ] || fail "the update did not apply"
+expect 403 "$(http POST /api/notes -H 'Content-Type: application/json' -d '{"title":"x","body":"y"}')" \
+  "a write without the CSRF token is refused"
+expect 204 "$(http DELETE "/api/notes/$note" -H "X-CSRF-Token: $csrf")" "delete it"
+expect 404 "$(http GET "/api/notes/$note")" "it is gone"
+expect 201 "$(http POST /api/notes -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
+  -d '{"title":"keep","body":"must survive a second install and a restore"}')" "create a note to keep"
+kept=$(json 'd["id"]' < "$work/body")
+
+# --- 3 -----------------------------------------------------------------------------------------------------------
+step "containers"
+for id in $("${local_stack[@]}" ps -q); do
+  read -r service status health pid < <(docker inspect -f \
+    '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.Pid}}' "$id")
+  ports=$(docker inspect -f '{{range $p, $b := .NetworkSettings.Ports}}{{if $b}}{{$p}} {{end}}{{end}}' "$id")
+  if [ "$status" = exited ]; then
+    [ "$service" = migrate ] || fail "$service exited"
+    continue
+  fi
+  [ "$health" = healthy ] || fail "$service is $health"
+  uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
+  [ "$uid" != 0 ] || fail "$service runs as root"
+  if [ "$service" = nginx ]; then
+    [ -n "$ports" ] || fail "nginx publishes no port"
+  else
+    [ -z "$ports" ] || fail "$service publishes $ports"
+  fi
+  pass "$service: healthy, uid $uid${ports:+, publishes $ports}"
+done
+
+# --- 4 -----------------------------------------------------------------------------------------------------------
+step "google_storage.sh: back up, list, restore"
+export COMPOSE_PROJECT_NAME=$project
+./google_storage.sh -b
+listing=$(./google_storage.sh -l)
+echo "$listing"
+url=$(grep -oE '[a-z0-9]+://[^ ]+' <<<"$listing" | head -n1)
+[ -n "$url" ] || fail "google_storage.sh -l lists no backup"
+expect 200 "$(http PATCH "/api/notes/$kept" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
+  -d '{"title":"changed after the backup"}')" "change the kept note after the backup"
+./google_storage.sh -r "$url" -y
+expect 200 "$(http GET "/api/notes/$kept")" "after the restore the note is readable"
+[ "$(json 'd["title"]' < "$work/body")" = keep ] || fail "the restore did not bring back the backed-up title"
+pass "the restore brought back the state of the backup"
+unset COMPOSE_PROJECT_NAME
+
+# --- 5 -----------------------------------------------------------------------------------------------------------
+step "install_docker.sh again"
+COMPOSE_PROJECT_NAME=$project HTTP_PORT=$port ./install_docker.sh --timeout 400 >"$work/install2.log" 2>&1 \
+  || { cat "$work/install2.log"; fail "the second install_docker.sh failed"; }
+grep -q 'every service is healthy' "$work/install2.log" || fail "the second run did not report healthy"
+grep -q 'already exists; nothing changed' "$work/install2.log" || fail "the second run did not keep the admin user"
+expect 200 "$(http GET "/api/notes/$kept")" "after the second install the kept note is still there"
+pass "second install: healthy, admin kept, data kept"
+
+# --- 6 -----------------------------------------------------------------------------------------------------------
+step "dev.yml: the basic-auth wall"
+if [ $keep -eq 0 ]; then "${local_stack[@]}" down -v --remove-orphans >/dev/null; fi
+dev_port=$((port + 1))
+COMPOSE_PROJECT_NAME=${project}dev HTTP_PORT=$dev_port ./install_docker.sh --env dev --timeout 400 >"$work/dev.log" 2>&1 \
+  || { cat "$work/dev.log"; fail "install_docker.sh --env dev failed"; }
+dev_user=$(sed -n 's/^BASIC_AUTH_USER=//p' .envs/dev.env)
+dev_password=$(sed -n 's/^BASIC_AUTH_PASSWORD=//p' .envs/dev.env)
+code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$dev_port/")
+[ "$code" = 401 ] || fail "dev without credentials: expected 401, got $code"
+pass "dev refuses without credentials (401)"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -u "$dev_user:wrong-$dev_password" "http://127.0.0.1:$dev_port/")
+[ "$code" = 401 ] || fail "dev with a wrong password: expected 401, got $code"
+pass "dev refuses a wrong password (401)"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -u "$dev_user:$dev_password" "http://127.0.0.1:$dev_port/")
+[ "$code" = 200 ] || fail "dev with the credentials: expected 200, got $code"
+pass "dev lets the right credentials in (200)"
+"${dev_stack[@]}" down -v --remove-orphans >/dev/null
+
+# --- 7 -----------------------------------------------------------------------------------------------------------
+step "prod.yml: config, its Swarm form, and the stack over TLS"
+prod_http=$((port + 2)) prod_https=$((port + 3))
+COMPOSE_PROJECT_NAME=${project}prod HTTP_PORT=$prod_http HTTPS_PORT=$prod_https \
+  ./install_docker.sh --env prod --timeout 400 >"$work/prod.log" 2>&1 \
+  || { cat "$work/prod.log"; fail "install_docker.sh --env prod failed"; }
+"${compose_cmd[@]}" -f prod.yml config -q || fail "prod.yml is not a valid compose file"
+pass "docker-compose -f prod.yml config"
+scripts/swarm.sh validate || fail "the Swarm form of prod.yml is not valid"
+pass "scripts/swarm.sh validate (docker stack config)"
+headers=$(curl -sSk -o /dev/null -D - "https://127.0.0.1:$prod_https/")
+grep -q '^HTTP/[0-9.]* 200' <<<"$headers" || fail "prod over HTTPS: $headers"
+grep -qi '^strict-transport-security:' <<<"$headers" || fail "prod sends no HSTS header"
+pass "prod serves HTTPS (self-signed certificate from install_docker.sh) with HSTS"
+headers=$(curl -sS -o /dev/null -D - "http://127.0.0.1:$prod_http/notes")
+grep -q '^HTTP/[0-9.]* 301' <<<"$headers" && grep -qi '^location: https://' <<<"$headers" \
+  || fail "prod over HTTP does not redirect to HTTPS: $headers"
+pass "prod redirects HTTP to HTTPS"
+internal=$(docker network inspect -f '{{.Internal}}' "${project}prod_backend")
+[ "$internal" = true ] || fail "the prod backend network is not internal"
+for service in postgres rabbitmq; do
+  networks=$(docker inspect -f '{{range $n, $_ := .NetworkSettings.Networks}}{{$n}} {{end}}' \
+    "$("${prod_stack[@]}" ps -q "$service")")
+  [ "$networks" = "${project}prod_backend " ] || fail "prod $service is on: $networks"
+done
+pass "prod PostgreSQL and RabbitMQ only on the internal network"
+"${prod_stack[@]}" down -v --remove-orphans >/dev/null
+
+printf '\ncompose-test: all passed; up to all-healthy took %ss on the first install.\n' "$healthy_after"
