@@ -21,6 +21,11 @@ fn acceptable(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// `/healthz` and `/readyz`, the orchestrators' probes.
+fn is_probe<B>(response: &ServiceResponse<B>) -> bool {
+    matches!(response.request().path(), "/healthz" | "/readyz")
+}
+
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -39,7 +44,13 @@ pub async fn middleware(
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(mut response) => {
-            tracing::info!(status = response.status().as_u16(), elapsed_ms, "request finished");
+            let status = response.status();
+            if status.is_success() && is_probe(&response) {
+                // Container health checks ask every few seconds: keep them out of the info log.
+                tracing::debug!(status = status.as_u16(), elapsed_ms, "request finished");
+            } else {
+                tracing::info!(status = status.as_u16(), elapsed_ms, "request finished");
+            }
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(HEADER, value);
             }
