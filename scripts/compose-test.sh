@@ -8,7 +8,7 @@ Usage: scripts/compose-test.sh [--keep] [--help]
 
   1. ./install_docker.sh (local): images, stack, migrations, admin user; prints the time from up to all-healthy
   2. through nginx only: / renders with security headers; a static file comes from nginx (the web role's log never
-     sees it); signup, the verification mail in the mail catcher (so the worker ran the task), verify, logout,
+     sees it), gzipped; an 11 MB body is refused; signup, the verification mail in the mail catcher (so the worker ran the task), verify, logout,
      login, the notes API create/read/update/delete
   3. every container healthy and not root; only nginx publishes a port
   4. google_storage.sh -b, -l, -r: a backup of the stack restored over changed data brings the data back
@@ -103,6 +103,14 @@ expect 404 "$(http GET "/no-such-page-$marker")" "an unknown page is proxied to 
 expect 200 "$(http GET /static/css/site.css)" "GET /static/css/site.css"
 grep -q 'font-family' "$work/body" || fail "the stylesheet's content is not served"
 grep -qi '^etag:' "$work/headers" || fail "the static answer carries no ETag: not nginx's file server?"
+encoding=$(curl -sS -o /dev/null -D - -H 'Accept-Encoding: gzip' "$base/static/css/site.css" | tr -d '\r' \
+  | sed -n 's/^[Cc]ontent-[Ee]ncoding: //p')
+[ "$encoding" = gzip ] || fail "nginx does not gzip the stylesheet (Content-Encoding: '$encoding')"
+pass "nginx compresses text answers (gzip)"
+code=$(head -c 11000000 /dev/zero | curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data-binary @- "$base/api/notes")
+[ "$code" = 413 ] || fail "an 11 MB request body was not refused by nginx (got $code)"
+pass "nginx refuses a body over its 10 MB limit (413)"
 sleep 1
 weblog=$("${local_stack[@]}" logs --no-color web)
 grep -q "no-such-page-$marker" <<<"$weblog" || fail "the app's log does not show proxied requests (the check below would prove nothing)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# prod.yml for Docker Swarm: `docker stack deploy` accepts depends_on only as a list (no conditions) and CPU
-# limits only as strings, so this turns the resolved prod.yml into that form. Swarm itself restarts a task until its dependencies answer.
+# prod.yml for Docker Swarm: `docker stack deploy` accepts depends_on only as a list (no conditions), CPU limits
+# only as strings and no top-level `name`, so this turns the resolved prod.yml into that form. Swarm itself restarts a task until its dependencies answer.
 set -euo pipefail
 
 usage() {
@@ -45,6 +45,8 @@ swarm_form() {
         if (n > deps_indent) next
         in_deps = 0
       }
+      # Compose v2 prints the project name at the top; the Swarm schema has no such key (the stack name is it).
+      if ($0 ~ /^name: /) next
       # compose prints CPU limits as numbers; the Swarm schema wants strings.
       if ($0 ~ /^ *cpus: [0-9.]+$/) { sub(/cpus: /, "cpus: \""); $0 = $0 "\"" }
       if ($0 ~ /^ *depends_on:$/) { in_deps = 1; deps_indent = indent($0); item_indent = 0 }
