@@ -10,7 +10,7 @@ Usage: ./install_docker.sh [--env local|dev|prod] [--base auto|official|local] [
 
   --env      which stack (default local):
                local  docker-compose.yml  http://127.0.0.1:8080, mail catcher at /mail/, source mounted
-               dev    dev.yml             quality/staging: built images, basic-auth wall on every page
+               dev    dev.yml             quality/staging: built images, HTTPS, basic-auth wall on every page
                prod   prod.yml            TLS, restart policies, resource limits, secrets as files
   --base     base images: official (pulled from Docker Hub / gcr.io), local (built here from a Debian mirror by
              scripts/base-images.sh), auto (default: official when they can be pulled, else local)
@@ -18,8 +18,8 @@ Usage: ./install_docker.sh [--env local|dev|prod] [--base auto|official|local] [
              here with cargo, then packaged), auto (default: source when the rust image is available, else host)
   --timeout  how long to wait for every service to become healthy (default 300)
 
-Steps: 1. Docker and compose answer  2. .envs/<env>.env from its sample with random secrets (prod also
-.envs/secrets/* and a self-signed certificate in nginx/certs/ when none is there); existing files are kept
+Steps: 1. Docker and compose answer  2. .envs/<env>.env from its sample with random secrets (dev and prod: a
+self-signed certificate in nginx/certs/ when none is there; prod: .envs/secrets/*); existing files are kept
 3. base images  4. build  5. up -d  6. wait until every service is healthy  7. app migrate
 8. app createsuperuser from ADMIN_EMAIL / ADMIN_PASSWORD  9. print the URLs.
 The variables it used are written to .envs/compose.env, so later compose commands can use them:
@@ -92,19 +92,7 @@ else
 fi
 env_value() { sed -n "s/^$1=//p" "$envfile" | tail -n1; }
 
-if [ "$env" = prod ]; then
-  mkdir -p .envs/secrets && chmod 700 .envs/secrets
-  # The folder keeps other users of this host out; the files themselves must be readable by the containers'
-  # users (compose bind-mounts them as they are; Swarm copies them in with mode 0444).
-  write_secret() {
-    if [ -f ".envs/secrets/$1" ]; then return; fi
-    (umask 022 && printf '%s\n' "$2" > ".envs/secrets/$1")
-    echo "    created .envs/secrets/$1"
-  }
-  write_secret postgres_password "$(secret)"
-  write_secret database_url "postgres://$(env_value POSTGRES_USER):$(head -n1 .envs/secrets/postgres_password)@postgres:5432/$(env_value POSTGRES_DB)"
-  write_secret amqp_url "amqp://$(env_value RABBITMQ_DEFAULT_USER):$(env_value RABBITMQ_DEFAULT_PASS)@rabbitmq:5672/%2f"
-  write_secret smtp_url "smtp://user:password@smtp.example.com:587?tls=required"
+if [ "$env" != local ]; then
   if [ ! -f nginx/certs/fullchain.pem ] || [ ! -f nginx/certs/privkey.pem ]; then
     command -v openssl >/dev/null || fail "no certificate in nginx/certs/ and no openssl to make a self-signed one"
     mkdir -p nginx/certs
@@ -121,6 +109,21 @@ if [ "$env" = prod ]; then
     chmod 644 nginx/certs/privkey.pem
     echo "    warning: not root, so nginx/certs/privkey.pem is made world-readable for nginx (uid 10101)"
   fi
+fi
+
+if [ "$env" = prod ]; then
+  mkdir -p .envs/secrets && chmod 700 .envs/secrets
+  # The folder keeps other users of this host out; the files themselves must be readable by the containers'
+  # users (compose bind-mounts them as they are; Swarm copies them in with mode 0444).
+  write_secret() {
+    if [ -f ".envs/secrets/$1" ]; then return; fi
+    (umask 022 && printf '%s\n' "$2" > ".envs/secrets/$1")
+    echo "    created .envs/secrets/$1"
+  }
+  write_secret postgres_password "$(secret)"
+  write_secret database_url "postgres://$(env_value POSTGRES_USER):$(head -n1 .envs/secrets/postgres_password)@postgres:5432/$(env_value POSTGRES_DB)"
+  write_secret amqp_url "amqp://$(env_value RABBITMQ_DEFAULT_USER):$(env_value RABBITMQ_DEFAULT_PASS)@rabbitmq:5672/%2f"
+  write_secret smtp_url "smtp://user:password@smtp.example.com:587?tls=required"
 fi
 
 # --- 3 -----------------------------------------------------------------------------------------------------------
@@ -223,7 +226,7 @@ case "$env" in
     echo "    site:         http://127.0.0.1:${HTTP_PORT:-8080}/"
     echo "    mail catcher: http://127.0.0.1:${HTTP_PORT:-8080}/mail/" ;;
   dev)
-    echo "    site:         http://<this host>:${HTTP_PORT:-80}/ (user $(env_value BASIC_AUTH_USER), password in $envfile)" ;;
+    echo "    site:         https://${SERVER_NAME:-<this host>}:${HTTPS_PORT:-443}/ (user $(env_value BASIC_AUTH_USER), password in $envfile)" ;;
   prod)
     echo "    site:         https://${SERVER_NAME:-<this host>}:${HTTPS_PORT:-443}/" ;;
 esac

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Writes the per-environment parts of the configuration under /tmp/nginx, checks it, and runs nginx as PID 1.
-#   NGINX_MODE           local | dev | prod (default: APP_ENV, else local); prod serves HTTPS from /etc/nginx/certs
+#   NGINX_MODE           local | dev | prod (default: APP_ENV, else local)
+#   NGINX_TLS            on | off: dev and prod serve HTTPS from /etc/nginx/certs (fullchain.pem, privkey.pem) and
+#                        redirect HTTP unless off (TLS ended by a proxy in front); prod adds HSTS
 #   SERVER_NAME          host names of the site (default: any)
 #   BASIC_AUTH_USER      with BASIC_AUTH_PASSWORD (or BASIC_AUTH_PASSWORD_FILE): every page asks for these
 #                        credentials (required in dev, the staging wall; optional elsewhere)
@@ -13,17 +15,26 @@ conf=/tmp/nginx
 mkdir -p "$conf"/client_body "$conf"/proxy "$conf"/fastcgi "$conf"/uwsgi "$conf"/scgi
 
 case "$mode" in
-  local) cp /etc/nginx/app/site-local.conf "$conf/site.conf"; : > "$conf/hsts.conf" ;;
-  dev) cp /etc/nginx/app/site-http.conf "$conf/site.conf"; : > "$conf/hsts.conf" ;;
-  prod)
-    for file in fullchain.pem privkey.pem; do
-      [ -r "/etc/nginx/certs/$file" ] || die "prod needs /etc/nginx/certs/$file (mount the certificate folder)"
-    done
-    cp /etc/nginx/app/site-https.conf "$conf/site.conf"
-    echo 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;' > "$conf/hsts.conf"
-    ;;
+  local) tls=${NGINX_TLS:-off} ;;
+  dev|prod) tls=${NGINX_TLS:-on} ;;
   *) die "NGINX_MODE must be local, dev or prod; got '$mode'" ;;
 esac
+case "$mode/$tls" in
+  local/off) cp /etc/nginx/app/site-local.conf "$conf/site.conf" ;;
+  dev/off|prod/off) cp /etc/nginx/app/site-http.conf "$conf/site.conf" ;;
+  dev/on|prod/on)
+    for file in fullchain.pem privkey.pem; do
+      [ -r "/etc/nginx/certs/$file" ] || die "$mode serves HTTPS and needs /etc/nginx/certs/$file (mount the certificate folder)"
+    done
+    cp /etc/nginx/app/site-https.conf "$conf/site.conf"
+    ;;
+  *) die "NGINX_TLS must be on or off (on: dev and prod only); got '$tls' for $mode" ;;
+esac
+if [ "$mode" = prod ] && [ "$tls" = on ]; then
+  echo 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;' > "$conf/hsts.conf"
+else
+  : > "$conf/hsts.conf"
+fi
 
 name=${SERVER_NAME:-_}
 [[ "$name" =~ ^[A-Za-z0-9._*\ -]+$ ]] || die "SERVER_NAME may hold only host names separated by spaces"
@@ -50,5 +61,5 @@ fi
 unset BASIC_AUTH_PASSWORD
 
 nginx -e stderr -t -q || die "the configuration does not pass nginx -t"
-echo "nginx-start: $mode, server_name $name$( [ -s "$conf/auth.conf" ] && echo ', basic auth on')"
+echo "nginx-start: $mode, TLS $tls, server_name $name$( [ -s "$conf/auth.conf" ] && echo ', basic auth on')"
 exec nginx -e stderr -g 'daemon off;'

@@ -13,14 +13,15 @@ Usage: scripts/compose-test.sh [--keep] [--help]
   3. every container healthy and not root; only nginx publishes a port
   4. google_storage.sh -b, -l, -r: a backup of the stack restored over changed data brings the data back
   5. ./install_docker.sh again: still healthy, no data lost; then down -v
-  6. dev.yml: its basic-auth wall refuses without credentials, lets the right ones in; then down -v
+  6. dev.yml over HTTPS: its basic-auth wall refuses without or with wrong credentials (pages and API), lets the
+     right ones in, a tester can sign up (Secure cookie); HTTP redirects; then down -v
   7. prod.yml: docker-compose config and its Swarm form (scripts/swarm.sh validate) are valid; the prod stack
      serves HTTPS with HSTS, redirects HTTP, and keeps PostgreSQL and RabbitMQ on the internal network
 
   --keep   leave the local stack running at the end (for a look around)
 
 Runs under the compose project names ${COMPOSE_TEST_PROJECT:-apptest}, ...dev and ...prod, on ports
-${COMPOSE_TEST_PORT:-18080} and the three after it. Needs Docker, curl and python3; root for the first run of
+${COMPOSE_TEST_PORT:-18080} and the four after it. Needs Docker, curl and python3; root for the first run of
 scripts/base-images.sh (debootstrap) when the official images cannot be pulled.
 EOT
 }
@@ -215,25 +216,39 @@ pass "second install: healthy, admin kept, data kept"
 # --- 6 -----------------------------------------------------------------------------------------------------------
 step "dev.yml: the basic-auth wall"
 if [ $keep -eq 0 ]; then "${local_stack[@]}" down -v --remove-orphans >/dev/null; fi
-dev_port=$((port + 1))
-COMPOSE_PROJECT_NAME=${project}dev HTTP_PORT=$dev_port ./install_docker.sh --env dev --timeout 400 >"$work/dev.log" 2>&1 \
+dev_http=$((port + 1)) dev_https=$((port + 2))
+COMPOSE_PROJECT_NAME=${project}dev HTTP_PORT=$dev_http HTTPS_PORT=$dev_https \
+  ./install_docker.sh --env dev --timeout 400 >"$work/dev.log" 2>&1 \
   || { cat "$work/dev.log"; fail "install_docker.sh --env dev failed"; }
 dev_user=$(sed -n 's/^BASIC_AUTH_USER=//p' .envs/dev.env)
 dev_password=$(sed -n 's/^BASIC_AUTH_PASSWORD=//p' .envs/dev.env)
-code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$dev_port/")
+dev=https://127.0.0.1:$dev_https
+code=$(curl -sSk -o /dev/null -w '%{http_code}' "$dev/")
 [ "$code" = 401 ] || fail "dev without credentials: expected 401, got $code"
 pass "dev refuses without credentials (401)"
-code=$(curl -sS -o /dev/null -w '%{http_code}' -u "$dev_user:wrong-$dev_password" "http://127.0.0.1:$dev_port/")
+code=$(curl -sSk -o /dev/null -w '%{http_code}' "$dev/api/notes")
+[ "$code" = 401 ] && curl -sSk -D - -o /dev/null "$dev/api/notes" | grep -qi '^www-authenticate: basic' \
+  || fail "dev's API is not behind the wall"
+pass "dev's API is behind the wall too"
+code=$(curl -sSk -o /dev/null -w '%{http_code}' -u "$dev_user:wrong-$dev_password" "$dev/")
 [ "$code" = 401 ] || fail "dev with a wrong password: expected 401, got $code"
 pass "dev refuses a wrong password (401)"
-code=$(curl -sS -o /dev/null -w '%{http_code}' -u "$dev_user:$dev_password" "http://127.0.0.1:$dev_port/")
+code=$(curl -sSk -o /dev/null -w '%{http_code}' -u "$dev_user:$dev_password" "$dev/")
 [ "$code" = 200 ] || fail "dev with the credentials: expected 200, got $code"
 pass "dev lets the right credentials in (200)"
+headers=$(curl -sSk -D - -o /dev/null -u "$dev_user:$dev_password" -H 'Content-Type: application/json' \
+  -d '{"email":"tester@example.com","password":"correct horse battery staple"}' "$dev/api/auth/signup")
+grep -q '^HTTP/[0-9.]* 201' <<<"$headers" && grep -qi '^set-cookie: session=.*Secure' <<<"$headers" \
+  || fail "signup on dev over HTTPS: $headers"
+pass "dev serves HTTPS: a tester can sign up and gets a Secure session cookie"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$dev_http/")
+[ "$code" = 301 ] || fail "dev over HTTP: expected a redirect, got $code"
+pass "dev redirects HTTP to HTTPS"
 "${dev_stack[@]}" down -v --remove-orphans >/dev/null
 
 # --- 7 -----------------------------------------------------------------------------------------------------------
 step "prod.yml: config, its Swarm form, and the stack over TLS"
-prod_http=$((port + 2)) prod_https=$((port + 3))
+prod_http=$((port + 3)) prod_https=$((port + 4))
 COMPOSE_PROJECT_NAME=${project}prod HTTP_PORT=$prod_http HTTPS_PORT=$prod_https \
   ./install_docker.sh --env prod --timeout 400 >"$work/prod.log" 2>&1 \
   || { cat "$work/prod.log"; fail "install_docker.sh --env prod failed"; }
