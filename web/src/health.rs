@@ -13,6 +13,13 @@ pub fn touch(path: &Path) -> std::io::Result<()> {
     std::fs::write(path, b"ok\n")
 }
 
+/// [`touch`] for a role's loop: a failure is logged (the probe will then report the role unhealthy), not returned.
+pub fn report(path: &Path) {
+    if let Err(err) = touch(path) {
+        tracing::warn!(error = %err, path = %path.display(), "cannot touch the health file");
+    }
+}
+
 /// How long ago the file was last touched; an error when it is missing.
 pub fn age(path: &Path) -> anyhow::Result<Duration> {
     let modified = std::fs::metadata(path)

@@ -104,9 +104,7 @@ async fn scheduler(config: &Config, schedule: Schedule, ctx: RunContext) -> anyh
         // The scheduler runs as long as this process does; the file tells the container probe so.
         tokio::spawn(async move {
             loop {
-                if let Err(err) = web::health::touch(&path) {
-                    tracing::warn!(error = %err, path = %path.display(), "cannot touch the health file");
-                }
+                web::health::report(&path);
                 tokio::time::sleep(std::time::Duration::from_secs(15)).await;
             }
         });

@@ -355,9 +355,14 @@ impl Vars<fn(&str) -> Option<String>> {
     }
 }
 
+/// The path `NAME_FILE` names, when it is set and not empty.
+fn secret_file_path(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(format!("{name}_FILE")).filter(|path| !path.is_empty())
+}
+
 /// The value of `NAME` from the file `NAME_FILE` names; `Ok(None)` when `NAME_FILE` is unset.
 fn read_secret_file(name: &str) -> Result<Option<String>, String> {
-    let Some(path) = std::env::var_os(format!("{name}_FILE")).filter(|path| !path.is_empty()) else {
+    let Some(path) = secret_file_path(name) else {
         return Ok(None);
     };
     if !std::path::Path::new(&path).exists() {
@@ -373,7 +378,7 @@ fn read_secret_file(name: &str) -> Result<Option<String>, String> {
 
 /// "is required but not set", naming the file `NAME_FILE` points at when that is set but missing.
 fn not_set(name: &str) -> String {
-    match std::env::var_os(format!("{name}_FILE")).filter(|path| !path.is_empty()) {
+    match secret_file_path(name) {
         Some(path) => format!("is required but not set ({name}_FILE names {}, which does not exist)", path.display()),
         None => "is required but not set".into(),
     }
@@ -383,8 +388,7 @@ fn not_set(name: &str) -> String {
 /// with `NAME`.
 pub fn check_secret_files() -> Result<(), String> {
     for name in VARIABLES {
-        let file_set = std::env::var_os(format!("{name}_FILE")).is_some_and(|path| !path.is_empty());
-        if file_set && std::env::var_os(name).is_some_and(|value| !value.is_empty()) {
+        if secret_file_path(name).is_some() && std::env::var_os(name).is_some_and(|value| !value.is_empty()) {
             return Err(format!("both {name} and {name}_FILE are set; keep one"));
         }
         read_secret_file(name)?;

@@ -371,9 +371,8 @@ async fn heartbeat_loop(shared: Arc<Shared>, queues: Vec<String>, mut shutdown: 
         let result = beat.await;
         if result.is_ok()
             && let Some(path) = &shared.services.config.log.health_file
-            && let Err(err) = crate::health::touch(path)
         {
-            tracing::warn!(error = %err, path = %path.display(), "cannot touch the health file");
+            crate::health::report(path);
         }
         match result {
             Ok(()) if failing => {
