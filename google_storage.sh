@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Backups of the running stack's database, from the host: the seed template's google_storage.sh. Every action runs
-# the `app backup` command inside the stack's cron container, so the host needs nothing but Docker Compose.
+# Backups of the running stack's database, from the host (-a credentials, -l list, -r restore, -b back up now).
+# Every action runs the `app backup` command inside the stack's cron container, so the host needs nothing but
+# Docker Compose.
 set -euo pipefail
 
 usage() {
@@ -25,10 +26,11 @@ Storage is chosen by BACKUP_STORAGE, BACKUP_BUCKET and friends in the stack's en
 EOT
 }
 
-die() { echo "google_storage: error: $*" >&2; exit 1; }
-
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
+script_name=google_storage
+# shellcheck source=scripts/lib.sh
+. "$here/scripts/lib.sh"
 compose_file=docker-compose.yml
 action=""
 argument=""
@@ -47,13 +49,8 @@ done
 [ -n "$action" ] || die "no action given (see --help)"
 [ -f "$compose_file" ] || die "compose file $compose_file not found"
 
-if docker compose version >/dev/null 2>&1; then
-  compose=(docker compose -f "$compose_file")
-elif command -v docker-compose >/dev/null 2>&1; then
-  compose=(docker-compose -f "$compose_file")
-else
-  die "Docker Compose is not installed (neither 'docker compose' nor 'docker-compose' answers)"
-fi
+require_compose
+compose=("${compose_cmd[@]}" -f "$compose_file")
 
 require_stack() {
   local id

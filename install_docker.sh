@@ -48,6 +48,9 @@ case "$build" in auto|source|host) ;; *) echo "install_docker: --build must be a
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$root"
+script_name=install_docker
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 started=$SECONDS
 current_step=""
 step() { current_step=$1; printf '==> %s\n' "$1"; }
@@ -65,13 +68,7 @@ compose=()
 # --- 1 -----------------------------------------------------------------------------------------------------------
 step "checking Docker and compose"
 docker info >/dev/null 2>&1 || fail "the Docker engine does not answer (is it running? may this user use it?)"
-if docker compose version >/dev/null 2>&1; then
-  compose_cmd=(docker compose)
-elif command -v docker-compose >/dev/null 2>&1 && docker-compose version >/dev/null 2>&1; then
-  compose_cmd=(docker-compose)
-else
-  fail "neither 'docker compose' (v2) nor 'docker-compose' is installed"
-fi
+find_compose || fail "neither 'docker compose' (v2) nor 'docker-compose' is installed"
 echo "    $("${compose_cmd[@]}" version 2>/dev/null | head -n1)"
 
 # --- 2 -----------------------------------------------------------------------------------------------------------

@@ -41,8 +41,9 @@ done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-log() { echo "base-images: $*"; }
-die() { echo "base-images: error: $*" >&2; exit 1; }
+script_name=base-images
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 
 docker info >/dev/null 2>&1 || die "the Docker engine does not answer (is it running, may this user use it?)"
 
@@ -57,13 +58,13 @@ exists() { docker image inspect "$1" >/dev/null 2>&1; }
 if [ $force -eq 1 ] || ! exists local-base/rootfs:bookworm; then
   [ "$(id -u)" -eq 0 ] || die "debootstrap needs root; run as root once (later runs reuse the image)"
   if ! command -v debootstrap >/dev/null; then
-    log "installing debootstrap"
+    say "installing debootstrap"
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null \
       || die "cannot install debootstrap"
   fi
   dir=$(mktemp -d /var/tmp/base-rootfs.XXXXXX)
   trap 'rm -rf "$dir"' EXIT
-  log "debootstrap --variant=minbase bookworm from $mirror"
+  say "debootstrap --variant=minbase bookworm from $mirror"
   debootstrap --variant=minbase bookworm "$dir" "$mirror" >"$dir.log" 2>&1 \
     || { tail -n 20 "$dir.log" >&2; rm -f "$dir.log"; die "debootstrap failed"; }
   rm -f "$dir.log"
@@ -79,10 +80,10 @@ fi
 build() {
   local tag=$1 file=$2
   if [ $force -eq 0 ] && exists "$tag"; then
-    log "$tag exists"
+    say "$tag exists"
     return
   fi
-  log "building $tag"
+  say "building $tag"
   local out
   out=$(mktemp)
   if ! docker build -q -t "$tag" -f "docker/base/$file" docker/base >"$out" 2>&1; then
@@ -111,5 +112,5 @@ RABBITMQ_IMAGE=local-base/rabbitmq:3
 NGINX_BASE_IMAGE=local-base/nginx:1
 PYTHON_IMAGE=local-base/python:3
 EOT
-log "done; variables written to .envs/images.env"
+say "done; variables written to .envs/images.env"
 docker images --format '  {{.Repository}}:{{.Tag}}  {{.Size}}' | grep '^  local-base/' || true

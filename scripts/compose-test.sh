@@ -36,6 +36,9 @@ esac
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+script_name=compose-test
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 project=${COMPOSE_TEST_PROJECT:-apptest}
 port=${COMPOSE_TEST_PORT:-18080}
 base=http://127.0.0.1:$port
@@ -45,7 +48,7 @@ for file in .envs/local.env .envs/dev.env .envs/prod.env; do [ -e "$file" ] || c
 [ -e .envs/secrets ] || created+=(.envs/secrets)
 [ -e nginx/certs ] || created+=(nginx/certs)
 
-if docker compose version >/dev/null 2>&1; then compose_cmd=(docker compose); else compose_cmd=(docker-compose); fi
+require_compose
 local_stack=("${compose_cmd[@]}" -p "$project" -f docker-compose.yml)
 dev_stack=("${compose_cmd[@]}" -p "${project}dev" -f dev.yml)
 prod_stack=("${compose_cmd[@]}" -p "${project}prod" -f prod.yml)
@@ -254,6 +257,7 @@ COMPOSE_PROJECT_NAME=${project}prod HTTP_PORT=$prod_http HTTPS_PORT=$prod_https 
   || { cat "$work/prod.log"; fail "install_docker.sh --env prod failed"; }
 "${compose_cmd[@]}" -f prod.yml config -q || fail "prod.yml is not a valid compose file"
 pass "docker-compose -f prod.yml config"
+[ "$(id -u)" -ne 0 ] || install_packages yq
 scripts/swarm.sh validate || fail "the Swarm form of prod.yml is not valid"
 pass "scripts/swarm.sh validate (docker stack config)"
 headers=$(curl -sSk -o /dev/null -D - "https://127.0.0.1:$prod_https/")

@@ -24,11 +24,14 @@ esac
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+script_name=run
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 
 scripts/services.sh
 if [ ! -f .env ]; then
   cp .env.sample .env
-  echo "run: created .env from .env.sample"
+  say "created .env from .env.sample"
 fi
 set -a
 # shellcheck disable=SC1091
@@ -45,5 +48,5 @@ fi
 "$app" worker &
 worker=$!
 trap 'kill -TERM "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT
-echo "run: serving on http://${BIND_ADDRESS:-127.0.0.1}:${PORT:-8000}/ (Ctrl-C stops server and worker)"
+say "serving on http://${BIND_ADDRESS:-127.0.0.1}:${PORT:-8000}/ (Ctrl-C stops server and worker)"
 "$app" server

@@ -29,28 +29,12 @@ case "${1:-}" in
   *) echo "services.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 
-log() { echo "services: $*"; }
-die() { echo "services: error: $*" >&2; exit 1; }
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+script_name=services
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and starts servers)"
-
-apt_updated=0
-install_packages() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ $apt_updated -eq 0 ]; then
-    log "apt-get update"
-    apt-get update -qq >/dev/null || die "apt-get update failed"
-    apt_updated=1
-  fi
-  log "installing ${missing[*]}"
-  # No service manager here: keep package scripts from trying to start daemons.
-  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-    || die "apt-get install ${missing[*]} failed"
-}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -68,11 +52,11 @@ start_postgres() {
   local version
   version=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf "%f\n" | sort -n | tail -1)
   if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main"' | grep -q .; then
-    log "creating PostgreSQL $version cluster main"
+    say "creating PostgreSQL $version cluster main"
     pg_createcluster "$version" main >/dev/null
   fi
   if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $4}' | grep -q online; then
-    log "starting PostgreSQL $version"
+    say "starting PostgreSQL $version"
     pg_ctlcluster "$version" main start
   fi
   wait_port 5432 PostgreSQL
@@ -83,13 +67,13 @@ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app')\gexec
 SELECT 'CREATE DATABASE app OWNER app'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app')\gexec
 SQL
-  log "PostgreSQL $version listening on 127.0.0.1:5432 (postgres://app:app@127.0.0.1:5432/app)"
+  say "PostgreSQL $version listening on 127.0.0.1:5432 (postgres://app:app@127.0.0.1:5432/app)"
 }
 
 start_rabbitmq() {
   install_packages rabbitmq-server
   if ! rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
-    log "starting RabbitMQ"
+    say "starting RabbitMQ"
     # The management API gives queue figures to the tests and the dashboard; it works offline.
     rabbitmq-plugins enable --offline rabbitmq_management >/dev/null
     # AMQP, management, the Erlang port mapper and the inter-node port all on loopback only.
@@ -108,7 +92,7 @@ start_rabbitmq() {
     rabbitmq-plugins enable rabbitmq_management >/dev/null
     wait_port 15672 "RabbitMQ management" 30
   fi
-  log "RabbitMQ listening on 127.0.0.1:5672 (amqp://guest:guest@127.0.0.1:5672/%2f), management on 127.0.0.1:15672"
+  say "RabbitMQ listening on 127.0.0.1:5672 (amqp://guest:guest@127.0.0.1:5672/%2f), management on 127.0.0.1:15672"
 }
 
 start_smtp_sink() {
@@ -116,31 +100,31 @@ start_smtp_sink() {
   local maildir=${SMTP_SINK_MAILDIR:-/var/tmp/app-mail}
   mkdir -p "$maildir/tmp" "$maildir/new" "$maildir/cur"
   if ! port_open 1025; then
-    log "starting the SMTP sink"
+    say "starting the SMTP sink"
     nohup /usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:1025 -c aiosmtpd.handlers.Mailbox "$maildir" \
       >/var/log/app-smtp-sink.log 2>&1 &
     echo $! >/run/app-smtp-sink.pid
     wait_port 1025 "SMTP sink" 30
   fi
-  log "SMTP sink listening on 127.0.0.1:1025 (smtp://127.0.0.1:1025), messages in $maildir/new"
+  say "SMTP sink listening on 127.0.0.1:1025 (smtp://127.0.0.1:1025), messages in $maildir/new"
 }
 
 start_s3() {
   local venv=/opt/app-moto
   if [ ! -x "$venv/bin/moto_server" ]; then
     install_packages python3-venv
-    log "installing moto_server into $venv"
+    say "installing moto_server into $venv"
     # Prefer the python3 on PATH (it may be newer than Debian's); fall back to Debian's.
     { python3 -m venv "$venv" 2>/dev/null || /usr/bin/python3 -m venv "$venv"; } || die "cannot create $venv"
     "$venv/bin/pip" install --quiet 'moto[server]==5.2.1' || die "pip install moto[server] failed"
   fi
   if ! port_open 9000; then
-    log "starting the S3 server"
+    say "starting the S3 server"
     nohup "$venv/bin/moto_server" -H 127.0.0.1 -p 9000 >/var/log/app-moto.log 2>&1 &
     echo $! >/run/app-moto.pid
     wait_port 9000 "S3 server (moto)" 60
   fi
-  log "S3 server listening on 127.0.0.1:9000 (S3_ENDPOINT=http://127.0.0.1:9000, any access key)"
+  say "S3 server listening on 127.0.0.1:9000 (S3_ENDPOINT=http://127.0.0.1:9000, any access key)"
 }
 
 start_postgres

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # prod.yml for Docker Swarm: `docker stack deploy` accepts depends_on only as a list (no conditions), CPU limits
-# only as strings and no top-level `name`, so this turns the resolved prod.yml into that form. Swarm itself restarts a task until its dependencies answer.
+# only as strings and no top-level `name`, so this turns the resolved prod.yml into that form. Swarm itself restarts
+# a task until its dependencies answer.
 set -euo pipefail
 
 usage() {
@@ -19,39 +20,20 @@ EOT
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-die() { echo "swarm: error: $*" >&2; exit 1; }
+script_name=swarm
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+require_compose
 
-if docker compose version >/dev/null 2>&1; then
-  compose=(docker compose)
-elif command -v docker-compose >/dev/null 2>&1; then
-  compose=(docker-compose)
-else
-  die "neither 'docker compose' nor 'docker-compose' is installed"
-fi
-
+# A structural edit (yq: jq over YAML, Debian's `yq` package), not a text rewrite: depends_on mappings become lists of
+# their keys (the conditions are dropped), compose v2's top-level `name` goes (the stack name is it), and CPU limits
+# become strings.
 swarm_form() {
-  "${compose[@]}" -f prod.yml config | awk '
-    # Inside a depends_on mapping, its keys (the service names) become list items; their conditions are dropped.
-    function indent(line) { match(line, /^ */); return RLENGTH }
-    {
-      if (in_deps) {
-        n = indent($0)
-        if (n > deps_indent && $0 ~ /^ *[A-Za-z0-9_.-]+:$/ && (item_indent == 0 || n == item_indent)) {
-          item_indent = n
-          name = $0; sub(/^ */, "", name); sub(/:$/, "", name)
-          printf "%*s- %s\n", deps_indent + 2, "", name
-          next
-        }
-        if (n > deps_indent) next
-        in_deps = 0
-      }
-      # Compose v2 prints the project name at the top; the Swarm schema has no such key (the stack name is it).
-      if ($0 ~ /^name: /) next
-      # compose prints CPU limits as numbers; the Swarm schema wants strings.
-      if ($0 ~ /^ *cpus: [0-9.]+$/) { sub(/cpus: /, "cpus: \""); $0 = $0 "\"" }
-      if ($0 ~ /^ *depends_on:$/) { in_deps = 1; deps_indent = indent($0); item_indent = 0 }
-      print
-    }'
+  command -v yq >/dev/null 2>&1 || die "yq is not installed (apt-get install yq)"
+  "${compose_cmd[@]}" -f prod.yml config | yq -y '
+    del(.name)
+    | .services |= map_values(if (.depends_on | type) == "object" then .depends_on |= keys else . end)
+    | walk(if type == "object" and has("cpus") then .cpus |= tostring else . end)'
 }
 
 case "${1:-}" in

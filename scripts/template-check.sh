@@ -22,11 +22,13 @@ case "${1:-}" in
 esac
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+script_name=template-check
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
-die() { echo "template-check: error: $*" >&2; exit 1; }
 
 if ! cargo generate --version 2>/dev/null | grep -q '0\.23\.'; then
-  echo "template-check: installing cargo-generate 0.23.14"
+  say "installing cargo-generate 0.23.14"
   # Its own build directory: the shared one is for the project.
   env -u CARGO_TARGET_DIR cargo install cargo-generate@0.23.14 --locked --quiet
 fi
@@ -54,12 +56,12 @@ cmp -s "$root/Cargo.lock" "$project/Cargo.lock" || die "Cargo.lock differs: the 
 [ -f "$project/web/src/commands/scheduled/send_digest.rs" ] || die "template/cron-command wrote no command"
 grep -q 'schedule = "0 15 6 \* \* \*"' "$project/cron/schedule.d/send_digest.toml" || die "template/cron-command wrote no schedule"
 
-echo "template-check: generated $project; running its scripts/test.sh"
+say "generated $project; running its scripts/test.sh"
 # The compose end-to-end test runs once, at the template root (the generated compose files are the same files).
 (cd "$project" && COMPOSE_TEST=0 scripts/test.sh)
 (cd "$project" && CRON_SCHEDULE=cron/schedule.toml "$CARGO_TARGET_DIR/debug/app" cron list | grep -q '^send_digest ') \
   || die "the generated scheduled command is not in the cron schedule"
 (cd "$project" && "$CARGO_TARGET_DIR/debug/app" send_digest --help | grep -q 'Mail the daily digest') \
   || die "the generated scheduled command is not an app subcommand"
-[ $keep -eq 1 ] && echo "template-check: kept $project"
-echo "template-check: generated project passed"
+[ $keep -eq 1 ] && say "kept $project"
+say "generated project passed"

@@ -30,6 +30,9 @@ esac
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+script_name="test"
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
@@ -74,14 +77,12 @@ if [ "${COMPOSE_TEST:-auto}" = 0 ]; then
 elif docker info >/dev/null 2>&1; then
   if [ -n "$base_images_pid" ] && ! wait "$base_images_pid"; then
     cat "${TMPDIR:-/tmp}/base-images.log" >&2
-    echo "test.sh: scripts/base-images.sh failed (log above)" >&2
-    exit 1
+    die "scripts/base-images.sh failed (log above)"
   fi
   step "compose stack (scripts/compose-test.sh)"
   scripts/compose-test.sh
 elif [ "${COMPOSE_TEST:-auto}" = 1 ]; then
-  echo "test.sh: COMPOSE_TEST=1 but the Docker engine does not answer" >&2
-  exit 1
+  die "COMPOSE_TEST=1 but the Docker engine does not answer"
 else
   step "compose stack: skipped (no Docker engine answers)"
 fi

@@ -121,21 +121,7 @@ impl Broker {
 }
 
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(byte) = text.get(i + 1..i + 3).and_then(|hex| u8::from_str_radix(hex, 16).ok())
-        {
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 fn table(entries: &[(&str, FieldValue)]) -> FieldTable {
@@ -314,6 +300,9 @@ impl Publisher {
         confirmed(receiver, timeout).await
     }
 }
+
+/// How long a publish may wait for its confirm before it counts as failed.
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Waits for one confirm.
 pub async fn confirmed(receiver: oneshot::Receiver<bool>, timeout: Duration) -> anyhow::Result<()> {

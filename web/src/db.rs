@@ -1,8 +1,9 @@
-//! PostgreSQL access: the async connection pool and the embedded migrations.
+//! PostgreSQL access: the async connection pool, the embedded migrations, and [`Database`], one database's URL for
+//! the roles that work on whole databases (backups, cron's advisory locks, `clearsessions`).
 //!
 //! diesel-async over tokio-postgres with a deadpool pool: no libpq anywhere, so the binary is self-contained and the
-//! runtime image needs no PostgreSQL client library. Migrations are compiled into the binary and run only by the
-//! `migrate` command, never implicitly at server start.
+//! runtime image needs no PostgreSQL client library (the cron image adds pg_dump and pg_restore for [`Database::tool`]).
+//! Migrations are compiled into the binary and run only by the `migrate` command, never implicitly at server start.
 
 use std::time::Duration;
 
@@ -12,8 +13,9 @@ use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio_postgres::NoTls;
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, Secret};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -90,14 +92,76 @@ pub fn url_password(url: &str) -> Option<&str> {
     Some(userinfo.split_once(':')?.1)
 }
 
+/// The pieces of a `postgres://` URL the backup commands need.
+#[derive(Debug, Clone)]
+pub struct Database {
+    url: Secret,
+    pub name: String,
+}
+
+impl Database {
+    pub fn from_url(url: &Secret) -> anyhow::Result<Self> {
+        let raw = url.expose();
+        let without_query = raw.split('?').next().unwrap_or(raw);
+        let (_, name) = without_query.rsplit_once('/').context("DATABASE_URL has no database name")?;
+        anyhow::ensure!(!name.is_empty() && !name.contains('@'), "DATABASE_URL has no database name");
+        Ok(Self { url: url.clone(), name: name.to_string() })
+    }
+
+    /// The same server and credentials, another database.
+    pub fn with_name(&self, name: &str) -> Self {
+        let raw = self.url.expose();
+        let (base, query) = match raw.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (raw, String::new()),
+        };
+        let (server, _) = base.rsplit_once('/').expect("checked in from_url");
+        Self { url: Secret::new(format!("{server}/{name}{query}")), name: name.to_string() }
+    }
+
+    pub async fn connect(&self) -> anyhow::Result<tokio_postgres::Client> {
+        let (client, connection) = tokio_postgres::connect(self.url.expose(), NoTls).await.map_err(|err| {
+            anyhow::anyhow!("connecting to database {}: {}", self.name, redact(&err.to_string(), self.url.expose()))
+        })?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    /// A PostgreSQL client tool (pg_dump, pg_restore) for this database; the password goes through the
+    /// environment, never the command line.
+    pub fn tool(&self, program: &str) -> tokio::process::Command {
+        let raw = self.url.expose();
+        let password = url_password(raw).unwrap_or_default().to_string();
+        let without_password =
+            if password.is_empty() { raw.to_string() } else { raw.replacen(&format!(":{password}@"), "@", 1) };
+        let mut command = tokio::process::Command::new(program);
+        command.arg("--dbname").arg(without_password).env("PGPASSWORD", password).kill_on_drop(true);
+        command
+    }
+}
+
+/// `name` as a quoted SQL identifier (database and table names built at run time).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::*;
 
     #[test]
     fn redact_removes_the_password() {
         let url = "postgres://app:pa55word@db:5432/app";
         assert_eq!(redact("failed for postgres://app:pa55word@db", url), "failed for postgres://app:[redacted]@db");
         assert_eq!(redact("no secret here", "postgres://db/app"), "no secret here");
+    }
+
+    #[test]
+    fn database_urls_are_split_and_rebuilt() {
+        let db = Database::from_url(&Secret::new("postgres://app:pw@db:5432/shop?sslmode=disable")).unwrap();
+        assert_eq!(db.name, "shop");
+        let other = db.with_name("postgres");
+        assert_eq!(other.url.expose(), "postgres://app:pw@db:5432/postgres?sslmode=disable");
+        assert!(Database::from_url(&Secret::new("postgres://app:pw@db:5432/")).is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! `app`: the one binary. Each role (`server`, later `worker`, `cron`, ...) and each management command is a
+//! `app`: the one binary. Each role (`server`, `worker`, `cron`) and each management command is a
 //! subcommand in its own file under `src/commands/`.
 
 mod commands;

@@ -5,8 +5,9 @@
 use std::process::ExitCode;
 
 use chrono::Utc;
-use web::backup::{self, Database, Storage};
+use web::backup::{self, Storage};
 use web::config::{BackupConfig, DatabaseConfig, Vars};
+use web::db::Database;
 
 #[derive(Debug, clap::Args)]
 pub struct Opts {
@@ -67,90 +68,92 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     let storage = Storage::from_config(&config)?;
     let database = || -> anyhow::Result<Database> { Database::from_url(&DatabaseConfig::from_vars(&vars)?.url) };
     match opts.command {
-        Command::Create => {
-            let manifest = backup::create(&storage, &database()?).await?;
-            let url = storage.url(&storage.path(&format!("{}.dump", manifest.name)));
-            println!("Backed up {} ({}, sha256 {}) to {url}", manifest.database, human(manifest.size), manifest.sha256);
-        }
-        Command::List { json } => {
-            let (backups, _) = backup::list(&storage).await?;
-            if backups.is_empty() && !json {
-                println!("No backups in {}.", storage.describe());
-            }
-            for item in backups {
-                let state = match &item.verification {
-                    Some(v) if v.ok => format!("verified {} ago", age(v.verified_at)),
-                    Some(v) => {
-                        format!("VERIFY FAILED {} ago: {}", age(v.verified_at), v.error.as_deref().unwrap_or(""))
-                    }
-                    None => "not verified".to_string(),
-                };
-                if json {
-                    let value = serde_json::json!({
-                        "url": item.url, "name": item.manifest.name, "size": item.manifest.size,
-                        "created_at": item.manifest.created_at, "sha256": item.manifest.sha256,
-                        "verified": item.verification.as_ref().map(|v| v.ok),
-                    });
-                    println!("{value}");
-                } else {
-                    println!(
-                        "{}  {:>10}  {:>5} old  {state}",
-                        item.url,
-                        human(item.manifest.size),
-                        age(item.manifest.created_at)
-                    );
-                }
-            }
-        }
-        Command::Restore { url, yes } => {
-            let database = database()?;
-            let name = storage.name_from(&url)?;
-            if !yes {
-                anyhow::bail!(
-                    "restoring {name} replaces every row of database {}; run again with --yes to do it",
-                    database.name
-                );
-            }
-            let manifest = backup::restore(&storage, &database, &name).await?;
-            println!(
-                "Restored {} into database {} (backup taken {}).",
-                manifest.name, database.name, manifest.created_at
-            );
-        }
-        Command::Verify { url } => {
-            let name = url.as_deref().map(|url| storage.name_from(url)).transpose()?;
-            let (manifest, verification) = backup::verify(&storage, &database()?, name.as_deref()).await?;
-            if verification.ok {
-                println!(
-                    "Backup {} is good: restored and checked {} tables in {} ms.",
-                    manifest.name,
-                    manifest.row_counts.len(),
-                    verification.duration_ms
-                );
-            } else {
-                println!("Backup {} FAILED verification: {}", manifest.name, verification.error.unwrap_or_default());
-                return Ok(ExitCode::FAILURE);
-            }
-        }
-        Command::Prune { dry_run } => {
-            let pruned = backup::prune(&storage, &config, dry_run).await?;
-            let verb = if dry_run { "Would delete" } else { "Deleted" };
-            for name in &pruned.deleted {
-                println!("{verb} {name}");
-            }
-            for name in &pruned.incomplete_deleted {
-                println!("{verb} incomplete upload {name}");
-            }
-            println!(
-                "Kept {} backup(s), {} {} (retention {} daily, {} weekly, {} monthly).",
-                pruned.kept.len(),
-                verb.to_lowercase(),
-                pruned.deleted.len(),
-                config.keep_daily,
-                config.keep_weekly,
-                config.keep_monthly
-            );
-        }
+        Command::Create => create(&storage, &database()?).await,
+        Command::List { json } => list(&storage, json).await,
+        Command::Restore { url, yes } => restore(&storage, &database()?, &url, yes).await,
+        Command::Verify { url } => verify(&storage, &database()?, url.as_deref()).await,
+        Command::Prune { dry_run } => prune(&storage, &config, dry_run).await,
     }
+}
+
+async fn create(storage: &Storage, database: &Database) -> anyhow::Result<ExitCode> {
+    let manifest = backup::create(storage, database).await?;
+    let url = storage.url(&storage.path(&format!("{}.dump", manifest.name)));
+    println!("Backed up {} ({}, sha256 {}) to {url}", manifest.database, human(manifest.size), manifest.sha256);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(storage: &Storage, json: bool) -> anyhow::Result<ExitCode> {
+    let (backups, _) = backup::list(storage).await?;
+    if backups.is_empty() && !json {
+        println!("No backups in {}.", storage.describe());
+    }
+    for item in backups {
+        if json {
+            let value = serde_json::json!({
+                "url": item.url, "name": item.manifest.name, "size": item.manifest.size,
+                "created_at": item.manifest.created_at, "sha256": item.manifest.sha256,
+                "verified": item.verification.as_ref().map(|v| v.ok),
+            });
+            println!("{value}");
+            continue;
+        }
+        let state = match &item.verification {
+            Some(v) if v.ok => format!("verified {} ago", age(v.verified_at)),
+            Some(v) => format!("VERIFY FAILED {} ago: {}", age(v.verified_at), v.error.as_deref().unwrap_or("")),
+            None => "not verified".to_string(),
+        };
+        println!("{}  {:>10}  {:>5} old  {state}", item.url, human(item.manifest.size), age(item.manifest.created_at));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn restore(storage: &Storage, database: &Database, url: &str, yes: bool) -> anyhow::Result<ExitCode> {
+    let name = storage.name_from(url)?;
+    if !yes {
+        anyhow::bail!(
+            "restoring {name} replaces every row of database {}; run again with --yes to do it",
+            database.name
+        );
+    }
+    let manifest = backup::restore(storage, database, &name).await?;
+    println!("Restored {} into database {} (backup taken {}).", manifest.name, database.name, manifest.created_at);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify(storage: &Storage, database: &Database, url: Option<&str>) -> anyhow::Result<ExitCode> {
+    let name = url.map(|url| storage.name_from(url)).transpose()?;
+    let (manifest, verification) = backup::verify(storage, database, name.as_deref()).await?;
+    if !verification.ok {
+        println!("Backup {} FAILED verification: {}", manifest.name, verification.error.unwrap_or_default());
+        return Ok(ExitCode::FAILURE);
+    }
+    println!(
+        "Backup {} is good: restored and checked {} tables in {} ms.",
+        manifest.name,
+        manifest.row_counts.len(),
+        verification.duration_ms
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn prune(storage: &Storage, config: &BackupConfig, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let pruned = backup::prune(storage, config, dry_run).await?;
+    let verb = if dry_run { "Would delete" } else { "Deleted" };
+    for name in &pruned.deleted {
+        println!("{verb} {name}");
+    }
+    for name in &pruned.incomplete_deleted {
+        println!("{verb} incomplete upload {name}");
+    }
+    println!(
+        "Kept {} backup(s), {} {} (retention {} daily, {} weekly, {} monthly).",
+        pruned.kept.len(),
+        verb.to_lowercase(),
+        pruned.deleted.len(),
+        config.keep_daily,
+        config.keep_weekly,
+        config.keep_monthly
+    );
     Ok(ExitCode::SUCCESS)
 }

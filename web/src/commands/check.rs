@@ -41,50 +41,11 @@ pub async fn run(_opts: Opts) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-
     if config.environment != Environment::Local {
-        match db::url_password(config.database.url.expose()).unwrap_or_default() {
-            password if WEAK_PASSWORDS.contains(&password) => {
-                report.fail("database password", "DATABASE_URL uses a default or empty password");
-            }
-            _ => report.ok("database password"),
-        }
-        if config.http.bind_address.is_loopback() {
-            report.fail(
-                "bind address",
-                "BIND_ADDRESS is a loopback address; a proxy in another container cannot reach it",
-            );
-        } else {
-            report.ok("bind address");
-        }
+        deployment_settings(&config, &mut report);
     }
-
-    let pool = db::pool(&config.database)?;
-    match db::ping(&pool, config.database.timeout).await {
-        Ok(()) => {
-            report.ok("database reachable");
-            let url = config.database.url.expose().to_string();
-            match tokio::task::spawn_blocking(move || db::pending_migrations(&url)).await? {
-                Ok(pending) if pending.is_empty() => report.ok("migrations applied"),
-                Ok(pending) => report.fail(
-                    "migrations applied",
-                    &format!("{} pending ({}); run `app migrate`", pending.len(), pending.join(", ")),
-                ),
-                Err(err) => report.fail("migrations applied", &format!("{err:#}")),
-            }
-        }
-        Err(err) => report.fail("database reachable", &db::redact(&format!("{err:#}"), config.database.url.expose())),
-    }
-
-    match tokio::time::timeout(config.database.timeout, web::broker::Broker::connect(&config.broker, "app check")).await
-    {
-        Ok(Ok(broker)) => {
-            broker.close().await;
-            report.ok("RabbitMQ reachable");
-        }
-        Ok(Err(err)) => report.fail("RabbitMQ reachable", &format!("{err:#}")),
-        Err(_) => report.fail("RabbitMQ reachable", "no answer in time"),
-    }
+    database(&config, &mut report).await?;
+    broker(&config, &mut report).await;
 
     if report.failures == 0 {
         println!("All checks passed.");
@@ -92,5 +53,52 @@ pub async fn run(_opts: Opts) -> anyhow::Result<ExitCode> {
     } else {
         println!("{} check(s) failed.", report.failures);
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Settings that are fine on a developer's machine and wrong anywhere else.
+fn deployment_settings(config: &Config, report: &mut Report) {
+    match db::url_password(config.database.url.expose()).unwrap_or_default() {
+        password if WEAK_PASSWORDS.contains(&password) => {
+            report.fail("database password", "DATABASE_URL uses a default or empty password");
+        }
+        _ => report.ok("database password"),
+    }
+    if config.http.bind_address.is_loopback() {
+        report.fail("bind address", "BIND_ADDRESS is a loopback address; a proxy in another container cannot reach it");
+    } else {
+        report.ok("bind address");
+    }
+}
+
+/// The database answers, and every migration is applied.
+async fn database(config: &Config, report: &mut Report) -> anyhow::Result<()> {
+    let pool = db::pool(&config.database)?;
+    if let Err(err) = db::ping(&pool, config.database.timeout).await {
+        report.fail("database reachable", &db::redact(&format!("{err:#}"), config.database.url.expose()));
+        return Ok(());
+    }
+    report.ok("database reachable");
+    let url = config.database.url.expose().to_string();
+    match tokio::task::spawn_blocking(move || db::pending_migrations(&url)).await? {
+        Ok(pending) if pending.is_empty() => report.ok("migrations applied"),
+        Ok(pending) => report.fail(
+            "migrations applied",
+            &format!("{} pending ({}); run `app migrate`", pending.len(), pending.join(", ")),
+        ),
+        Err(err) => report.fail("migrations applied", &format!("{err:#}")),
+    }
+    Ok(())
+}
+
+async fn broker(config: &Config, report: &mut Report) {
+    let connect = web::broker::Broker::connect(&config.broker, "app check");
+    match tokio::time::timeout(config.database.timeout, connect).await {
+        Ok(Ok(broker)) => {
+            broker.close().await;
+            report.ok("RabbitMQ reachable");
+        }
+        Ok(Err(err)) => report.fail("RabbitMQ reachable", &format!("{err:#}")),
+        Err(_) => report.fail("RabbitMQ reachable", "no answer in time"),
     }
 }

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 use tokio_cron_scheduler::{Job, JobScheduler};
-use web::backup::Database;
 use web::config::Config;
 use web::cron::Schedule;
 use web::cron::runner::{self, Outcome, RunContext};
+use web::db::Database;
 use web::telemetry;
 
 #[derive(Debug, clap::Args)]
@@ -33,13 +33,15 @@ enum Command {
 pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     let cron_config = web::config::CronConfig::from_vars(&web::config::Vars::from_env())?;
     let schedule = Schedule::load(&cron_config.schedule)?;
-    if let Some(Command::List) = opts.command {
-        for job in &schedule.jobs {
-            let steps: Vec<String> = job.steps.iter().map(|step| step.join(" ")).collect();
-            println!("{:<20} {:<16} timeout {:>6}s  {}", job.name, job.schedule, job.timeout_secs, steps.join(" && "));
+    // `list` needs no database; the others do.
+    let job = match opts.command {
+        Some(Command::List) => {
+            list(&schedule);
+            return Ok(ExitCode::SUCCESS);
         }
-        return Ok(ExitCode::SUCCESS);
-    }
+        Some(Command::Run { job }) => Some(job),
+        None => None,
+    };
     let config = Config::from_env()?;
     telemetry::init(&config.log);
     let ctx = RunContext {
@@ -48,31 +50,27 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         program: std::env::current_exe().context("locating this binary")?,
         host: format!("{}-{}", web::hostname(), std::process::id()),
     };
-    match opts.command {
-        Some(Command::List) => {
-            for job in &schedule.jobs {
-                let steps: Vec<String> = job.steps.iter().map(|step| step.join(" ")).collect();
-                println!(
-                    "{:<20} {:<16} timeout {:>6}s  {}",
-                    job.name,
-                    job.schedule,
-                    job.timeout_secs,
-                    steps.join(" && ")
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::Run { job }) => {
-            let spec = schedule.jobs.iter().find(|spec| spec.name == job).with_context(|| {
-                let names: Vec<&str> = schedule.jobs.iter().map(|spec| spec.name.as_str()).collect();
-                format!("no job {job:?} in {} (jobs: {})", config.cron.schedule.display(), names.join(", "))
-            })?;
-            let outcome = runner::run(spec, &ctx).await?;
-            println!("{job}: {outcome:?}");
-            Ok(if outcome == Outcome::Succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-        }
+    match job {
+        Some(job) => run_now(&config, &schedule, &job, &ctx).await,
         None => scheduler(&config, schedule, ctx).await,
     }
+}
+
+fn list(schedule: &Schedule) {
+    for job in &schedule.jobs {
+        let steps: Vec<String> = job.steps.iter().map(|step| step.join(" ")).collect();
+        println!("{:<20} {:<16} timeout {:>6}s  {}", job.name, job.schedule, job.timeout_secs, steps.join(" && "));
+    }
+}
+
+async fn run_now(config: &Config, schedule: &Schedule, job: &str, ctx: &RunContext) -> anyhow::Result<ExitCode> {
+    let spec = schedule.jobs.iter().find(|spec| spec.name == job).with_context(|| {
+        let names: Vec<&str> = schedule.jobs.iter().map(|spec| spec.name.as_str()).collect();
+        format!("no job {job:?} in {} (jobs: {})", config.cron.schedule.display(), names.join(", "))
+    })?;
+    let outcome = runner::run(spec, ctx).await?;
+    println!("{job}: {outcome:?}");
+    Ok(if outcome == Outcome::Succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 async fn scheduler(config: &Config, schedule: Schedule, ctx: RunContext) -> anyhow::Result<ExitCode> {
@@ -100,11 +98,11 @@ async fn scheduler(config: &Config, schedule: Schedule, ctx: RunContext) -> anyh
     }
     scheduler.start().await.map_err(|err| anyhow::anyhow!("starting the scheduler: {err}"))?;
     tracing::info!(schedule = %config.cron.schedule.display(), "cron started (schedules are UTC)");
-    if let Some(path) = config.log.health_file.clone() {
+    if let Some(path) = config.cron.health_file.clone() {
         // The scheduler runs as long as this process does; the file tells the container probe so.
         tokio::spawn(async move {
             loop {
-                web::health::report(&path);
+                web::health_file::report(&path);
                 tokio::time::sleep(std::time::Duration::from_secs(15)).await;
             }
         });

@@ -27,7 +27,7 @@ pub struct Opts {
 
 pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     if let Some(file) = opts.file {
-        let age = web::health::age(&file)?;
+        let age = web::health_file::age(&file)?;
         if age > Duration::from_secs(opts.max_age) {
             anyhow::bail!(
                 "health file {} was last touched {}s ago (limit {}s)",

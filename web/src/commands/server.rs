@@ -16,7 +16,7 @@ pub async fn run(_opts: Opts) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     telemetry::init(&config.log);
     if let Some(root) = &config.http.static_root {
-        let copied = web::health::publish_static(&config.http.static_dir, root)
+        let copied = web::static_files::publish(&config.http.static_dir, root)
             .with_context(|| format!("publishing static files to STATIC_ROOT {}", root.display()))?;
         tracing::info!(files = copied, to = %root.display(), "static files published");
     }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use web::broker::{self, Broker};
 use web::config::{BrokerConfig, DatabaseConfig, Vars};
 use web::db;
-use web::tasks::{self, store};
+use web::tasks::{self, TaskState, store};
 
 #[derive(Debug, clap::Args)]
 pub struct Opts {
@@ -22,8 +22,8 @@ enum Command {
     /// Recent tasks, newest first.
     List {
         /// Only tasks in this state.
-        #[arg(long, value_parser = ["queued", "running", "retrying", "succeeded", "dead"])]
-        state: Option<String>,
+        #[arg(long, value_parser = state_parser())]
+        state: Option<TaskState>,
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
         limit: i64,
         /// One JSON object per line instead of a table.
@@ -39,57 +39,75 @@ enum Command {
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
-    if let Command::Names = opts.command {
-        for kind in tasks::registry().kinds() {
-            println!("{:<24} queue {:<10} max attempts {}", kind.name, kind.queue, kind.max_attempts);
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
     let vars = Vars::from_env();
-    let database = DatabaseConfig::from_vars(&vars)?;
-    let pool = db::pool(&database)?;
-    let mut conn = db::conn(&pool).await?;
+    // `names` needs no database; the others do.
+    let connect =
+        async || -> anyhow::Result<db::DbConn> { db::conn(&db::pool(&DatabaseConfig::from_vars(&vars)?)?).await };
     match opts.command {
-        Command::Names => unreachable!("handled above"),
-        Command::List { state, limit, json } => {
-            for task in store::list(&mut conn, state.as_deref(), limit).await? {
-                if json {
-                    println!("{}", serde_json::to_string(&task)?);
-                } else {
-                    println!(
-                        "{}  {:<9}  {:<20}  attempt {}/{}  {}  {}",
-                        task.task_id,
-                        task.state,
-                        task.task_name,
-                        task.attempts,
-                        task.max_attempts,
-                        task.updated_at.format("%Y-%m-%d %H:%M:%S"),
-                        task.last_error.as_deref().unwrap_or("")
-                    );
-                }
-            }
-        }
-        Command::Show { task_id } => {
-            let Some(task) = store::get(&mut conn, task_id).await? else {
-                anyhow::bail!("no task with id {task_id}");
-            };
-            println!("{}", serde_json::to_string_pretty(&task)?);
-        }
-        Command::Retry { task_id } => {
-            let task = store::retry(&mut conn, task_id).await?;
-            println!("Task {} ({}) is queued again.", task.task_id, task.task_name);
-            // The dead-letter queue still holds its last message; remove it so the queue shows only dead tasks.
-            let outcome = match remove_dead_message(&BrokerConfig::from_vars(&vars)?, task_id).await {
-                Ok(true) => format!("Removed its message from {}.", broker::DEAD_QUEUE),
-                Ok(false) => format!("Its message was no longer in {}.", broker::DEAD_QUEUE),
-                Err(err) => {
-                    format!("Note: could not clean {} ({err:#}); the task is queued anyway.", broker::DEAD_QUEUE)
-                }
-            };
-            println!("{outcome}");
-        }
+        Command::Names => names(),
+        Command::List { state, limit, json } => list(&mut connect().await?, state, limit, json).await?,
+        Command::Show { task_id } => show(&mut connect().await?, task_id).await?,
+        Command::Retry { task_id } => retry(&mut connect().await?, &vars, task_id).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn names() {
+    for kind in tasks::registry().kinds() {
+        println!("{:<24} queue {:<10} max attempts {}", kind.name, kind.queue, kind.max_attempts);
+    }
+}
+
+async fn list(conn: &mut db::DbConn, state: Option<TaskState>, limit: i64, json: bool) -> anyhow::Result<()> {
+    for task in store::list(conn, state, limit).await? {
+        if json {
+            println!("{}", serde_json::to_string(&task)?);
+        } else {
+            println!(
+                "{}  {:<9}  {:<20}  attempt {}/{}  {}  {}",
+                task.task_id,
+                task.state,
+                task.task_name,
+                task.attempts,
+                task.max_attempts,
+                task.updated_at.format("%Y-%m-%d %H:%M:%S"),
+                task.last_error.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn show(conn: &mut db::DbConn, task_id: Uuid) -> anyhow::Result<()> {
+    let Some(task) = store::get(conn, task_id).await? else {
+        anyhow::bail!("no task with id {task_id}");
+    };
+    println!("{}", serde_json::to_string_pretty(&task)?);
+    Ok(())
+}
+
+async fn retry<F: Fn(&str) -> Option<String>>(
+    conn: &mut db::DbConn,
+    vars: &Vars<F>,
+    task_id: Uuid,
+) -> anyhow::Result<()> {
+    let task = store::retry(conn, task_id).await?;
+    println!("Task {} ({}) is queued again.", task.task_id, task.task_name);
+    // The dead-letter queue still holds its last message; remove it so the queue shows only dead tasks.
+    let outcome = match remove_dead_message(&BrokerConfig::from_vars(vars)?, task_id).await {
+        Ok(true) => format!("Removed its message from {}.", broker::DEAD_QUEUE),
+        Ok(false) => format!("Its message was no longer in {}.", broker::DEAD_QUEUE),
+        Err(err) => format!("Note: could not clean {} ({err:#}); the task is queued anyway.", broker::DEAD_QUEUE),
+    };
+    println!("{outcome}");
+    Ok(())
+}
+
+/// `--state`: the known states, listed in `--help`.
+fn state_parser() -> impl clap::builder::TypedValueParser<Value = TaskState> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(TaskState::ALL.map(TaskState::as_str))
+        .map(|state| state.parse::<TaskState>().expect("one of the possible values"))
 }
 
 /// Takes the dead-letter queue's message for `task_id` out; every other message goes back.

@@ -1,5 +1,5 @@
-//! `app worker`: the background role (the seed's Celery worker). Consumes task queues and runs the outbox relay
-//! beside them. SIGTERM or SIGINT: stop consuming, finish running tasks within `WORKER_GRACE_SECS`, exit 0.
+//! `app worker`: the background role (what a Celery worker is to Django). Consumes task queues and runs the outbox
+//! relay beside them. SIGTERM or SIGINT: stop consuming, finish running tasks within `WORKER_GRACE_SECS`, exit 0.
 
 use std::process::ExitCode;
 use std::sync::Arc;

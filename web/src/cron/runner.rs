@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncBufReadExt as _, AsyncRead};
 
-use crate::backup::Database;
 use crate::cron::JobSpec;
+use crate::db::Database;
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,41 +95,78 @@ async fn record_start(client: &tokio_postgres::Client, job: &str, host: &str) ->
         .get(0))
 }
 
-/// Runs `job` once, if neither lock is held elsewhere.
-pub async fn run(job: &JobSpec, ctx: &RunContext) -> anyhow::Result<Outcome> {
-    // 1. The file lock: one run of this job at a time in this container.
+/// The two locks a run holds: the file lock (one run of the job at a time in this container) and the session's
+/// advisory lock (one at a time across cron processes sharing the database).
+struct Locks {
+    file: std::fs::File,
+}
+
+/// Takes both locks, or says which one another run holds.
+async fn lock(
+    job: &JobSpec,
+    ctx: &RunContext,
+    client: &tokio_postgres::Client,
+) -> anyhow::Result<Result<Locks, &'static str>> {
     std::fs::create_dir_all(&ctx.lock_dir).with_context(|| format!("creating {}", ctx.lock_dir.display()))?;
     let lock_path = ctx.lock_dir.join(format!("cron-{}.lock", job.name));
-    let lock_file = std::fs::File::options()
+    let file = std::fs::File::options()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&lock_path)
         .with_context(|| format!("opening {}", lock_path.display()))?;
-    let client = ctx.database.connect().await?;
-    if let Err(err) = lock_file.try_lock() {
-        return match err {
-            std::fs::TryLockError::WouldBlock => {
-                skip(&client, job, ctx, "the previous run still holds the file lock").await
-            }
-            std::fs::TryLockError::Error(err) => Err(anyhow::Error::from(err).context("locking")),
-        };
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(Err("the previous run still holds the file lock")),
+        Err(std::fs::TryLockError::Error(err)) => return Err(anyhow::Error::from(err).context("locking")),
     }
-    // 2. The advisory lock: one run of this job at a time across cron processes. Held by this session.
     let locked: bool = client
         .query_one("SELECT pg_try_advisory_lock($1)", &[&advisory_key(&job.name)])
         .await
         .context("advisory lock")?
         .get(0);
     if !locked {
-        return skip(&client, job, ctx, "another cron process is running this job").await;
+        return Ok(Err("another cron process is running this job"));
     }
+    Ok(Ok(Locks { file }))
+}
 
+/// Runs `job` once, if neither lock is held elsewhere.
+pub async fn run(job: &JobSpec, ctx: &RunContext) -> anyhow::Result<Outcome> {
+    let client = ctx.database.connect().await?;
+    let locks = match lock(job, ctx, &client).await? {
+        Ok(locks) => locks,
+        Err(why) => return skip(&client, job, ctx, why).await,
+    };
     let run_id = record_start(&client, &job.name, &ctx.host).await?;
     tracing::info!(job = %job.name, run_id, "job started");
     let tail = Arc::new(Mutex::new(Tail::default()));
+    let outcome = run_steps(job, ctx, &tail).await?;
+    let exit_code = match outcome {
+        Outcome::Failed { exit_code } => exit_code,
+        Outcome::Succeeded => Some(0),
+        _ => None,
+    };
+    let output = tail.lock().expect("tail lock").text();
+    client
+        .execute(
+            "UPDATE cron_runs SET status = $2, finished_at = now(), exit_code = $3, output_tail = $4 WHERE id = $1",
+            &[&run_id, &outcome.status(), &exit_code, &output],
+        )
+        .await
+        .context("recording the end of the run")?;
+    let _ = client.query_one("SELECT pg_advisory_unlock($1)", &[&advisory_key(&job.name)]).await;
+    drop(locks.file);
+    match &outcome {
+        Outcome::Succeeded => tracing::info!(job = %job.name, run_id, "job succeeded"),
+        other => tracing::error!(job = %job.name, run_id, status = other.status(), ?exit_code, "job did not succeed"),
+    }
+    Ok(outcome)
+}
+
+/// Runs the job's steps one after the other until one fails or the job's timeout passes.
+async fn run_steps(job: &JobSpec, ctx: &RunContext, tail: &Arc<Mutex<Tail>>) -> anyhow::Result<Outcome> {
     let deadline = Instant::now() + job.timeout();
-    let mut outcome = Outcome::Succeeded;
     for step in &job.steps {
         // `["backup", "create"]` is a command of this binary; `["/usr/local/bin/x", ...]` runs that program.
         let (program, args) = match step.split_first() {
@@ -158,36 +195,13 @@ pub async fn run(job: &JobSpec, ctx: &RunContext) -> anyhow::Result<Outcome> {
         match status {
             None => {
                 tail.lock().expect("tail lock").push(&format!("killed after {}s (timeout)", job.timeout_secs));
-                outcome = Outcome::TimedOut;
-                break;
+                return Ok(Outcome::TimedOut);
             }
-            Some(status) if !status.success() => {
-                outcome = Outcome::Failed { exit_code: status.code() };
-                break;
-            }
+            Some(status) if !status.success() => return Ok(Outcome::Failed { exit_code: status.code() }),
             Some(_) => {}
         }
     }
-    let exit_code = match outcome {
-        Outcome::Failed { exit_code } => exit_code,
-        Outcome::Succeeded => Some(0),
-        _ => None,
-    };
-    let output = tail.lock().expect("tail lock").text();
-    client
-        .execute(
-            "UPDATE cron_runs SET status = $2, finished_at = now(), exit_code = $3, output_tail = $4 WHERE id = $1",
-            &[&run_id, &outcome.status(), &exit_code, &output],
-        )
-        .await
-        .context("recording the end of the run")?;
-    let _ = client.query_one("SELECT pg_advisory_unlock($1)", &[&advisory_key(&job.name)]).await;
-    drop(lock_file);
-    match &outcome {
-        Outcome::Succeeded => tracing::info!(job = %job.name, run_id, "job succeeded"),
-        other => tracing::error!(job = %job.name, run_id, status = other.status(), ?exit_code, "job did not succeed"),
-    }
-    Ok(outcome)
+    Ok(Outcome::Succeeded)
 }
 
 async fn skip(

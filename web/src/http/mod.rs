@@ -4,14 +4,14 @@
 //! real address at once. actix-web's server handles SIGTERM and SIGINT itself: it stops accepting, lets in-flight
 //! requests finish within `SHUTDOWN_TIMEOUT_SECS`, and `run` then returns normally.
 
-pub mod account;
-pub mod auth;
+pub mod email_links;
 pub mod health;
+pub mod identity;
 pub mod json;
+pub mod login;
 pub mod notes;
 pub mod pages;
 pub mod request_id;
-pub mod session;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -62,21 +62,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/").route(web::get().to(pages::home)))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/verify-email").route(web::get().to(account::verify_email_page)))
+        .service(resource("/verify-email").route(web::get().to(email_links::verify_email_page)))
         .service(
             resource("/reset-password")
-                .route(web::get().to(account::reset_page))
-                .route(web::post().to(account::reset_submit)),
+                .route(web::get().to(email_links::reset_page))
+                .route(web::post().to(email_links::reset_submit)),
         )
         .service(
             web::scope("/api")
-                .service(resource("/auth/signup").route(web::post().to(auth::signup)))
-                .service(resource("/auth/login").route(web::post().to(auth::login)))
-                .service(resource("/auth/logout").route(web::post().to(auth::logout)))
-                .service(resource("/auth/me").route(web::get().to(auth::me)))
-                .service(resource("/auth/verify-email").route(web::post().to(account::verify_email)))
-                .service(resource("/auth/password-reset").route(web::post().to(account::request_reset)))
-                .service(resource("/auth/password-reset/confirm").route(web::post().to(account::confirm_reset)))
+                .service(resource("/auth/signup").route(web::post().to(login::signup)))
+                .service(resource("/auth/login").route(web::post().to(login::login)))
+                .service(resource("/auth/logout").route(web::post().to(login::logout)))
+                .service(resource("/auth/me").route(web::get().to(login::me)))
+                .service(resource("/auth/verify-email").route(web::post().to(email_links::verify_email)))
+                .service(resource("/auth/password-reset").route(web::post().to(email_links::request_reset)))
+                .service(resource("/auth/password-reset/confirm").route(web::post().to(email_links::confirm_reset)))
                 .service(resource("/notes").route(web::get().to(notes::list)).route(web::post().to(notes::create)))
                 .service(
                     resource("/notes/{id}")
@@ -120,7 +120,7 @@ impl Application {
                 )
                 .configure(routes)
                 .default_service(web::to(|| async { AppError::NotFound.error_response() }))
-                .wrap(from_fn(session::same_origin))
+                .wrap(from_fn(identity::same_origin))
                 .wrap(from_fn(request_id::middleware))
         })
         .workers(http.workers)

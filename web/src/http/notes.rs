@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::AppState;
+use crate::http::identity::CurrentUser;
 use crate::http::json::ApiJson;
-use crate::http::session::CurrentUser;
 use crate::models::note::{self, Body, Note, Page, Title};
 
 pub const PER_PAGE_DEFAULT: i64 = 20;

@@ -5,7 +5,7 @@ use askama::Template;
 
 use crate::error::AppResult;
 use crate::http::AppState;
-use crate::http::session::MaybeUser;
+use crate::http::identity::MaybeUser;
 
 #[derive(Template)]
 #[template(path = "home.html")]

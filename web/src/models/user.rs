@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::config::Secret;
 use crate::schema::users;
 
-/// An e-mail address, trimmed and lower-cased. The check is deliberately modest (one `@`, a dotted domain, no
-/// spaces); a verification mail is the real test of an address.
+/// An e-mail address, trimmed and lower-cased. The check is lettre's address syntax (the library that sends the
+/// mail) plus a dotted domain; a verification mail is the real test of an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -23,15 +23,10 @@ impl Email {
         if email.len() > 254 {
             return Err("must be at most 254 characters");
         }
-        let Some((local, domain)) = email.split_once('@') else {
-            return Err("is not a valid e-mail address");
-        };
-        let valid = !local.is_empty()
-            && !domain.contains('@')
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        // lettre's parser is the one that sends the mail later; a dotted domain is asked on top (no intranet hosts).
+        let valid = email
+            .parse::<lettre::Address>()
+            .is_ok_and(|address| address.domain().contains('.') && !address.domain().starts_with('['));
         if valid { Ok(Self(email)) } else { Err("is not a valid e-mail address") }
     }
 

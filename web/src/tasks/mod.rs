@@ -1,4 +1,4 @@
-//! Background tasks: the seed template's Celery, built so that no task is ever lost.
+//! Background tasks, as Celery does them for Django, built so that no task is ever lost.
 //!
 //! - A task is a serde type implementing [`Task`]: a static name, a queue, a maximum number of attempts, and `run`.
 //!   Adding one is a file in this folder plus one line in [`registry`].
@@ -17,6 +17,7 @@ pub mod create_note;
 pub mod probe;
 pub mod relay;
 pub mod send_email;
+mod state;
 pub mod store;
 pub mod worker;
 
@@ -33,6 +34,7 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::mail::Mailer;
 
+pub use state::{RunState, TaskState};
 pub use store::{enqueue, enqueue_value};
 
 /// Every task type the worker can run. One line per task.

@@ -19,43 +19,8 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::broker::{self, Broker, Publisher};
 use crate::config::Config;
 use crate::db::{self, DbPool};
+use crate::reconnect::{Backoff, pause};
 use crate::tasks::{Registry, store};
-
-/// How long a publish may wait for its confirm.
-const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Reconnect delays: doubling from half a second up to thirty.
-#[derive(Debug)]
-pub struct Backoff {
-    next: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self { next: Duration::from_millis(500) }
-    }
-}
-
-impl Backoff {
-    pub fn next_delay(&mut self) -> Duration {
-        let current = self.next;
-        self.next = (self.next * 2).min(Duration::from_secs(30));
-        current
-    }
-
-    pub fn reset(&mut self) {
-        *self = Self::default();
-    }
-}
-
-/// Waits `delay`, or less if shutdown is requested. True when shutting down.
-pub async fn pause(delay: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(delay) => {}
-        _ = shutdown.wait_for(|stop| *stop) => return true,
-    }
-    *shutdown.borrow()
-}
 
 /// Wakes `wake` on every notification of channel `outbox`, reconnecting as needed, until shutdown.
 async fn listen(url: String, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
@@ -177,7 +142,7 @@ pub async fn publish_batch(pool: &DbPool, publisher: &Publisher, limit: i64) -> 
             confirms.push(publisher.send(broker::EXCHANGE, &row.queue, properties, body).await?);
         }
         for confirm in confirms {
-            broker::confirmed(confirm, CONFIRM_TIMEOUT).await?;
+            broker::confirmed(confirm, broker::CONFIRM_TIMEOUT).await?;
         }
         let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
         store::mark_published(conn, &ids).await?;

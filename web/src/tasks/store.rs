@@ -8,7 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::schema::{outbox, task_runs, tasks, workers};
-use crate::tasks::{Envelope, Task};
+use crate::tasks::{Envelope, RunState, Task, TaskState};
 
 /// Enqueues `task`: a `tasks` row and an `outbox` row. Call it inside the transaction of the change that asks for
 /// the task; the task then exists if and only if that change commits.
@@ -108,12 +108,12 @@ pub async fn mark_published(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryR
 }
 
 /// The state of a task, if it exists.
-pub async fn state(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Option<String>> {
+pub async fn state(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Option<TaskState>> {
     tasks::table.find(task_id).select(tasks::state).first(conn).await.optional()
 }
 
 /// Locks the task's row for the rest of the transaction and returns its state.
-pub async fn lock_state(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Option<String>> {
+pub async fn lock_state(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Option<TaskState>> {
     tasks::table.find(task_id).select(tasks::state).for_update().first(conn).await.optional()
 }
 
@@ -127,8 +127,8 @@ pub async fn start_run(
     worker_id: &str,
 ) -> QueryResult<i64> {
     let attempt = i32::try_from(envelope.attempt).unwrap_or(i32::MAX);
-    let updated = diesel::update(tasks::table.find(envelope.task_id).filter(tasks::state.ne("succeeded")))
-        .set((tasks::state.eq("running"), tasks::attempts.eq(attempt), tasks::updated_at.eq(Utc::now())))
+    let updated = diesel::update(tasks::table.find(envelope.task_id).filter(tasks::state.ne(TaskState::Succeeded)))
+        .set((tasks::state.eq(TaskState::Running), tasks::attempts.eq(attempt), tasks::updated_at.eq(Utc::now())))
         .execute(conn)
         .await?;
     if updated == 0 {
@@ -138,7 +138,7 @@ pub async fn start_run(
                 tasks::task_name.eq(&envelope.task),
                 tasks::queue.eq(queue),
                 tasks::payload.eq(&envelope.payload),
-                tasks::state.eq("running"),
+                tasks::state.eq(TaskState::Running),
                 tasks::attempts.eq(attempt),
                 tasks::max_attempts.eq(i32::try_from(max_attempts).unwrap_or(i32::MAX)),
             ))
@@ -151,7 +151,7 @@ pub async fn start_run(
             task_runs::task_id.eq(envelope.task_id),
             task_runs::task_name.eq(&envelope.task),
             task_runs::attempt.eq(attempt),
-            task_runs::state.eq("running"),
+            task_runs::state.eq(RunState::Running),
             task_runs::worker_id.eq(worker_id),
         ))
         .returning(task_runs::id)
@@ -164,7 +164,7 @@ pub async fn mark_succeeded(conn: &mut AsyncPgConnection, task_id: Uuid) -> Quer
     let now = Utc::now();
     diesel::update(tasks::table.find(task_id))
         .set((
-            tasks::state.eq("succeeded"),
+            tasks::state.eq(TaskState::Succeeded),
             tasks::last_error.eq(None::<String>),
             tasks::updated_at.eq(now),
             tasks::finished_at.eq(now),
@@ -183,7 +183,7 @@ pub async fn finish_run(
 ) -> QueryResult<()> {
     diesel::update(task_runs::table.find(run_id))
         .set((
-            task_runs::state.eq(if error.is_some() { "failed" } else { "succeeded" }),
+            task_runs::state.eq(if error.is_some() { RunState::Failed } else { RunState::Succeeded }),
             task_runs::finished_at.eq(Utc::now()),
             task_runs::error.eq(error),
             task_runs::retry_at.eq(retry_at),
@@ -198,7 +198,7 @@ pub async fn mark_failed(conn: &mut AsyncPgConnection, task_id: Uuid, error: &st
     let now = Utc::now();
     diesel::update(tasks::table.find(task_id))
         .set((
-            tasks::state.eq(if dead { "dead" } else { "retrying" }),
+            tasks::state.eq(if dead { TaskState::Dead } else { TaskState::Retrying }),
             tasks::last_error.eq(error),
             tasks::updated_at.eq(now),
             tasks::finished_at.eq(dead.then_some(now)),
@@ -217,7 +217,7 @@ pub struct TaskRecord {
     pub task_name: String,
     pub queue: String,
     pub payload: serde_json::Value,
-    pub state: String,
+    pub state: TaskState,
     pub attempts: i32,
     pub max_attempts: i32,
     pub last_error: Option<String>,
@@ -227,11 +227,11 @@ pub struct TaskRecord {
 }
 
 /// Newest first, optionally only one state.
-pub async fn list(conn: &mut AsyncPgConnection, state: Option<&str>, limit: i64) -> QueryResult<Vec<TaskRecord>> {
+pub async fn list(conn: &mut AsyncPgConnection, state: Option<TaskState>, limit: i64) -> QueryResult<Vec<TaskRecord>> {
     let mut query =
         tasks::table.order(tasks::updated_at.desc()).limit(limit).select(TaskRecord::as_select()).into_boxed();
     if let Some(state) = state {
-        query = query.filter(tasks::state.eq(state.to_string()));
+        query = query.filter(tasks::state.eq(state));
     }
     query.load(conn).await
 }
@@ -246,7 +246,7 @@ pub enum RetryError {
     #[error("no task with id {0}")]
     Unknown(Uuid),
     #[error("task {0} is {1}, not dead-lettered; only dead tasks can be retried")]
-    NotDead(Uuid, String),
+    NotDead(Uuid, TaskState),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
@@ -263,12 +263,12 @@ pub async fn retry(conn: &mut AsyncPgConnection, task_id: Uuid) -> Result<TaskRe
             .await
             .optional()?
             .ok_or(RetryError::Unknown(task_id))?;
-        if task.state != "dead" {
+        if task.state != TaskState::Dead {
             return Err(RetryError::NotDead(task_id, task.state));
         }
         let task = diesel::update(tasks::table.find(task_id))
             .set((
-                tasks::state.eq("queued"),
+                tasks::state.eq(TaskState::Queued),
                 tasks::attempts.eq(0),
                 tasks::updated_at.eq(Utc::now()),
                 tasks::finished_at.eq(None::<DateTime<Utc>>),

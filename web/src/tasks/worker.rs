@@ -19,10 +19,8 @@ use tracing::Instrument as _;
 
 use crate::broker::{self, Broker, Publisher};
 use crate::db::{self, DbPool};
-use crate::tasks::relay::{Backoff, pause};
-use crate::tasks::{Envelope, Registry, Services, TaskContext, TaskError, TaskKind, store};
-
-const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::reconnect::{Backoff, pause};
+use crate::tasks::{Envelope, Registry, Services, TaskContext, TaskError, TaskKind, TaskState, store};
 
 /// What the worker shares with every task it runs.
 struct Shared {
@@ -49,10 +47,7 @@ pub fn selected_queues(registry: &Registry, asked: &[String]) -> anyhow::Result<
 }
 
 fn worker_id() -> String {
-    let host = crate::hostname();
-    let mut random = [0u8; 3];
-    let _ = getrandom::fill(&mut random);
-    format!("{host}-{}-{}", std::process::id(), random.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("{}-{}-{}", crate::hostname(), std::process::id(), crate::token::random_hex(3))
 }
 
 /// Runs until `shutdown` turns true and running tasks are done (or the grace period is over).
@@ -110,6 +105,59 @@ async fn drain(running: &mut JoinSet<()>, grace: Duration) {
     }
 }
 
+/// A connection to RabbitMQ with consumers on every selected queue, their deliveries merged into one channel.
+struct Subscription {
+    broker: Broker,
+    publisher: Arc<Publisher>,
+    channel: Channel,
+    consumer_tags: Vec<String>,
+    deliveries: mpsc::UnboundedReceiver<ConsumerMessage>,
+}
+
+impl Subscription {
+    async fn open(shared: &Shared, queues: &[String]) -> anyhow::Result<Self> {
+        let config = &shared.services.config;
+        let broker = Broker::connect(&config.broker, &format!("worker {}", shared.worker_id)).await?;
+        let publisher = Arc::new(Publisher::open(&broker).await?);
+        let channel = broker.channel().await?;
+        let topology = shared.registry.queues();
+        broker::declare_topology(&channel, &topology, config.worker.retry_base, config.worker.retry_max).await?;
+        let prefetch = u16::try_from(config.worker.concurrency).unwrap_or(u16::MAX);
+        channel
+            .basic_qos(BasicQosArguments::new(0, prefetch, false))
+            .await
+            .map_err(|err| anyhow::anyhow!("setting prefetch: {err}"))?;
+        let (sender, deliveries) = mpsc::unbounded_channel::<ConsumerMessage>();
+        let mut consumer_tags = Vec::new();
+        for queue in queues {
+            let args = BasicConsumeArguments::new(&broker::queue_name(queue), "").manual_ack(true).finish();
+            let (tag, mut receiver) =
+                channel.basic_consume_rx(args).await.map_err(|err| anyhow::anyhow!("consuming {queue}: {err}"))?;
+            consumer_tags.push(tag);
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                while let Some(message) = receiver.recv().await {
+                    if sender.send(message).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Ok(Self { broker, publisher, channel, consumer_tags, deliveries })
+    }
+
+    /// Stops the consumers, lets running tasks finish (their acks need this connection), then closes it. Unstarted
+    /// deliveries are requeued by the broker on close.
+    async fn close(self, running: &mut JoinSet<()>, grace: Duration) {
+        for tag in &self.consumer_tags {
+            let _ = self.channel.basic_cancel(BasicCancelArguments::new(tag)).await;
+        }
+        tracing::info!("stopped consuming; finishing running tasks");
+        drain(running, grace).await;
+        self.broker.close().await;
+    }
+}
+
 /// One connection's worth of consuming. `Ok` means shutdown was requested and running tasks were drained.
 async fn consume(
     shared: &Arc<Shared>,
@@ -118,55 +166,20 @@ async fn consume(
     shutdown: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
 ) -> anyhow::Result<()> {
-    let config = &shared.services.config;
-    let broker = Broker::connect(&config.broker, &format!("worker {}", shared.worker_id)).await?;
-    let publisher = Arc::new(Publisher::open(&broker).await?);
-    let channel = broker.channel().await?;
-    broker::declare_topology(&channel, &shared.registry.queues(), config.worker.retry_base, config.worker.retry_max)
-        .await?;
-    let prefetch = u16::try_from(config.worker.concurrency).unwrap_or(u16::MAX);
-    channel
-        .basic_qos(BasicQosArguments::new(0, prefetch, false))
-        .await
-        .map_err(|err| anyhow::anyhow!("setting prefetch: {err}"))?;
-    let (sender, mut deliveries) = mpsc::unbounded_channel::<ConsumerMessage>();
-    let mut consumer_tags = Vec::new();
-    for queue in queues {
-        let args = BasicConsumeArguments::new(&broker::queue_name(queue), "").manual_ack(true).finish();
-        let (tag, mut receiver) =
-            channel.basic_consume_rx(args).await.map_err(|err| anyhow::anyhow!("consuming {queue}: {err}"))?;
-        consumer_tags.push(tag);
-        let sender = sender.clone();
-        tokio::spawn(async move {
-            while let Some(message) = receiver.recv().await {
-                if sender.send(message).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(sender);
+    let mut subscription = Subscription::open(shared, queues).await?;
     tracing::info!("worker connected to RabbitMQ");
     backoff.reset();
-
     loop {
         tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => {
-                for tag in &consumer_tags {
-                    let _ = channel.basic_cancel(BasicCancelArguments::new(tag)).await;
-                }
-                tracing::info!("stopped consuming; finishing running tasks");
-                // Acks need this connection: drain before closing it. Unstarted deliveries are requeued on close.
-                drain(running, config.worker.grace).await;
-                broker.close().await;
+                subscription.close(running, shared.services.config.worker.grace).await;
                 return Ok(());
             }
-            () = broker.lost() => anyhow::bail!("RabbitMQ connection lost"),
-            delivery = deliveries.recv() => {
+            () = subscription.broker.lost() => anyhow::bail!("RabbitMQ connection lost"),
+            delivery = subscription.deliveries.recv() => {
                 let Some(message) = delivery else { anyhow::bail!("RabbitMQ stopped delivering (channel closed)") };
-                let shared = shared.clone();
-                let channel = channel.clone();
-                let publisher = publisher.clone();
+                let (shared, channel) = (shared.clone(), subscription.channel.clone());
+                let publisher = subscription.publisher.clone();
                 running.spawn(async move { handle(&shared, &channel, &publisher, message).await });
             }
             Some(joined) = running.join_next(), if !running.is_empty() => {
@@ -258,7 +271,7 @@ async fn run_one(shared: &Shared, publisher: &Publisher, envelope: &Envelope, ki
         Err(err) => return Verdict::Requeue(format!("{err:#}")),
     };
     match store::state(&mut conn, envelope.task_id).await {
-        Ok(Some(state)) if state == "succeeded" => {
+        Ok(Some(TaskState::Succeeded)) => {
             tracing::info!("already succeeded; acknowledging without running again");
             return Verdict::Ack;
         }
@@ -270,27 +283,7 @@ async fn run_one(shared: &Shared, publisher: &Publisher, envelope: &Envelope, ki
         Err(err) => return Verdict::Requeue(format!("recording the run: {err}")),
     };
     let started = Instant::now();
-    let services = &shared.services;
-    let result = conn
-        .transaction(async |conn| {
-            // Serializes duplicates of one task; the second finds it succeeded.
-            if store::lock_state(conn, envelope.task_id).await?.as_deref() == Some("succeeded") {
-                return Ok(Ran::AlreadyDone);
-            }
-            let mut ctx =
-                TaskContext { conn: &mut *conn, task_id: envelope.task_id, attempt: envelope.attempt, services };
-            let timeout = services.config.worker.task_timeout;
-            match tokio::time::timeout(timeout, kind.run(envelope.payload.clone(), &mut ctx)).await {
-                Ok(result) => result.map_err(RunError::Task)?,
-                Err(_) => {
-                    let err = anyhow::anyhow!("timed out after {}s (TASK_TIMEOUT_SECS)", timeout.as_secs());
-                    return Err(RunError::Task(TaskError::Failed(err)));
-                }
-            }
-            store::mark_succeeded(conn, envelope.task_id).await?;
-            Ok(Ran::Done)
-        })
-        .await;
+    let result = execute(&mut conn, &shared.services, envelope, kind).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     drop(conn);
     let (error, dead) = match result {
@@ -307,6 +300,56 @@ async fn run_one(shared: &Shared, publisher: &Publisher, envelope: &Envelope, ki
         Err(RunError::Task(TaskError::Failed(err))) => (format!("{err:#}"), envelope.attempt >= kind.max_attempts),
         Err(RunError::Database(err)) => (format!("database: {err}"), envelope.attempt >= kind.max_attempts),
     };
+    let failure = Failure { run_id, error, dead, elapsed_ms };
+    fail(shared, publisher, envelope, kind, failure).await
+}
+
+/// Runs the task in a transaction that also marks it succeeded, under the task row's lock.
+async fn execute(
+    conn: &mut db::DbConn,
+    services: &Services,
+    envelope: &Envelope,
+    kind: TaskKind,
+) -> Result<Ran, RunError> {
+    conn.transaction(async |conn| {
+        // Serializes duplicates of one task; the second finds it succeeded.
+        if store::lock_state(conn, envelope.task_id).await? == Some(TaskState::Succeeded) {
+            return Ok(Ran::AlreadyDone);
+        }
+        let mut ctx = TaskContext { conn: &mut *conn, task_id: envelope.task_id, attempt: envelope.attempt, services };
+        let timeout = services.config.worker.task_timeout;
+        match tokio::time::timeout(timeout, kind.run(envelope.payload.clone(), &mut ctx)).await {
+            Ok(result) => result.map_err(RunError::Task)?,
+            Err(_) => {
+                let err = anyhow::anyhow!("timed out after {}s (TASK_TIMEOUT_SECS)", timeout.as_secs());
+                return Err(RunError::Task(TaskError::Failed(err)));
+            }
+        }
+        store::mark_succeeded(conn, envelope.task_id).await?;
+        Ok(Ran::Done)
+    })
+    .await
+}
+
+/// A failed attempt, as [`fail`] routes it.
+struct Failure {
+    run_id: i64,
+    error: String,
+    /// No attempt left (or retrying cannot help): dead-letter instead of retrying.
+    dead: bool,
+    elapsed_ms: f64,
+}
+
+/// Hands a failed attempt to its retry queue (or the dead-letter queue) and records it. The message is
+/// acknowledged only once the broker has confirmed the hand-over.
+async fn fail(
+    shared: &Shared,
+    publisher: &Publisher,
+    envelope: &Envelope,
+    kind: TaskKind,
+    failure: Failure,
+) -> Verdict {
+    let Failure { run_id, error, dead, elapsed_ms } = failure;
     let config = &shared.services.config.worker;
     let next = Envelope { attempt: envelope.attempt + 1, ..envelope.clone() };
     let (routing_key, retry_at) = if dead {
@@ -319,7 +362,7 @@ async fn run_one(shared: &Shared, publisher: &Publisher, envelope: &Envelope, ki
     let body = if dead { serde_json::to_vec(envelope) } else { serde_json::to_vec(&next) }.unwrap_or_default();
     let properties = broker::message_properties(&envelope.task_id.to_string());
     // The default exchange routes by queue name.
-    if let Err(err) = publisher.publish("", &routing_key, properties, body, CONFIRM_TIMEOUT).await {
+    if let Err(err) = publisher.publish("", &routing_key, properties, body, broker::CONFIRM_TIMEOUT).await {
         return Verdict::Requeue(format!("could not hand the failed task to {routing_key}: {err:#}"));
     }
     if dead {
@@ -350,7 +393,7 @@ async fn record(shared: &Shared, run_id: i64, error: Option<&str>, retry_at: Opt
 
 async fn dead_letter_raw(publisher: &Publisher, body: Vec<u8>, message_id: &str) -> Verdict {
     let properties = broker::message_properties(message_id);
-    match publisher.publish("", broker::DEAD_QUEUE, properties, body, CONFIRM_TIMEOUT).await {
+    match publisher.publish("", broker::DEAD_QUEUE, properties, body, broker::CONFIRM_TIMEOUT).await {
         Ok(()) => Verdict::Ack,
         Err(err) => Verdict::Requeue(format!("could not dead-letter: {err:#}")),
     }
@@ -370,9 +413,9 @@ async fn heartbeat_loop(shared: Arc<Shared>, queues: Vec<String>, mut shutdown: 
         };
         let result = beat.await;
         if result.is_ok()
-            && let Some(path) = &shared.services.config.log.health_file
+            && let Some(path) = &shared.services.config.worker.health_file
         {
-            crate::health::report(path);
+            crate::health_file::report(path);
         }
         match result {
             Ok(()) if failing => {

@@ -369,11 +369,14 @@ async fn the_shipped_nightly_job_creates_verifies_and_prunes() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// google_storage.sh in a folder of its own, next to a compose file whose stack is not running.
+/// google_storage.sh (with the `scripts/lib.sh` it sources) in a folder of its own, next to a compose file whose
+/// stack is not running.
 fn google_storage(args: &[&str]) -> (std::process::Output, std::path::PathBuf) {
     let dir = tempdir();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../google_storage.sh");
-    std::fs::copy(script, dir.join("google_storage.sh")).unwrap();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    std::fs::copy(format!("{root}/google_storage.sh"), dir.join("google_storage.sh")).unwrap();
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::copy(format!("{root}/scripts/lib.sh"), dir.join("scripts/lib.sh")).unwrap();
     std::fs::write(
         dir.join("docker-compose.yml"),
         format!("version: \"3.7\"\nservices:\n  cron:\n    image: not-built-{}\n", uuid::Uuid::new_v4().simple()),

@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use web::backup::Database;
+use web::db::Database;
 use web::config::{DatabaseConfig, Vars};
 
 #[derive(Debug, clap::Args)]

@@ -1,4 +1,4 @@
-//! Account endpoints: signup, login, logout, and "who am I".
+//! The login endpoints: signup, login, logout, and "who am I" (the links that arrive by mail are in `email_links`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::Secret;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::AppState;
+use crate::http::identity::{self, CurrentUser};
 use crate::http::json::ApiJson;
-use crate::http::session::{self, CurrentUser};
 use crate::models::login_attempt::{self, Verdict};
 use crate::models::session as sessions;
 use crate::models::user::{self, Email, NewPassword, User};
@@ -74,7 +74,7 @@ pub async fn signup(state: web::Data<AppState>, body: ApiJson<Credentials>) -> A
     };
     tracing::info!(user_id = %user.id, "account created");
     Ok(HttpResponse::Created()
-        .cookie(session::cookie(&state.config, &new_session))
+        .cookie(identity::cookie(&state.config, &new_session))
         .json(SessionInfo { user, csrf_token: new_session.csrf_token }))
 }
 
@@ -92,7 +92,7 @@ pub async fn login(
         return Err(AppError::Validation(errors));
     };
     let auth = &state.config.auth;
-    let client = session::client_address(&req, state.config.http.trust_proxy_headers);
+    let client = identity::client_address(&req, state.config.http.trust_proxy_headers);
     let mut conn = state.conn().await?;
     if let Verdict::Limited(retry_after) =
         login_attempt::record(&mut conn, &client, auth.login_rate_limit, auth.login_rate_window, Utc::now()).await?
@@ -116,7 +116,7 @@ pub async fn login(
     let new_session = sessions::create(&mut conn, account.id, auth.session_ttl).await?;
     tracing::info!(user_id = %account.id, "signed in");
     Ok(HttpResponse::Ok()
-        .cookie(session::cookie(&state.config, &new_session))
+        .cookie(identity::cookie(&state.config, &new_session))
         .json(SessionInfo { user: account, csrf_token: new_session.csrf_token }))
 }
 
@@ -125,7 +125,7 @@ pub async fn login(
 pub async fn logout(state: web::Data<AppState>, current: CurrentUser) -> AppResult<HttpResponse> {
     let mut conn = state.conn().await?;
     sessions::delete(&mut conn, current.0.id).await?;
-    Ok(HttpResponse::NoContent().cookie(session::removal_cookie(&state.config)).finish())
+    Ok(HttpResponse::NoContent().cookie(identity::removal_cookie(&state.config)).finish())
 }
 
 /// GET /api/auth/me

@@ -1,4 +1,5 @@
-//! Who is asking: the session cookie, CSRF protection and the client address used for throttling.
+//! Who is asking: the session cookie (the rows behind it are `models::session`), CSRF protection and the client
+//! address used for throttling.
 //!
 //! CSRF defence has two layers. [`same_origin`] refuses any state-changing request whose `Origin` (or
 //! `Sec-Fetch-Site`) says it came from another site, which also covers login and signup. [`CurrentUser`] additionally

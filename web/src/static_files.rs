@@ -1,38 +1,14 @@
-//! Health signals for container orchestrators, and the static files the server hands to nginx.
-//!
-//! The worker and cron roles have no HTTP port: while healthy they touch a file ([`touch`]) and
-//! `app healthcheck --file` checks its age. The web role is probed over HTTP (`/healthz`).
+//! Publishing the application's static files into the volume nginx serves `/static/` from.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-
-/// Marks the role healthy now by rewriting the file (its modification time is what counts).
-pub fn touch(path: &Path) -> std::io::Result<()> {
-    std::fs::write(path, b"ok\n")
-}
-
-/// [`touch`] for a role's loop: a failure is logged (the probe will then report the role unhealthy), not returned.
-pub fn report(path: &Path) {
-    if let Err(err) = touch(path) {
-        tracing::warn!(error = %err, path = %path.display(), "cannot touch the health file");
-    }
-}
-
-/// How long ago the file was last touched; an error when it is missing.
-pub fn age(path: &Path) -> anyhow::Result<Duration> {
-    let modified = std::fs::metadata(path)
-        .and_then(|meta| meta.modified())
-        .with_context(|| format!("health file {} is missing: the role has not reported yet", path.display()))?;
-    Ok(SystemTime::now().duration_since(modified).unwrap_or_default())
-}
 
 /// Copies every file under `from` to the same relative path under `to` (the volume nginx serves `/static/` from),
 /// each through a temporary name and a rename, so nginx never serves a half-written file and several web replicas
 /// may publish at once. Files already in `to` but not in `from` are left alone (pages still open in browsers may
 /// ask for the previous release's assets). Returns how many files were copied.
-pub fn publish_static(from: &Path, to: &Path) -> anyhow::Result<usize> {
+pub fn publish(from: &Path, to: &Path) -> anyhow::Result<usize> {
     let mut copied = 0;
     let mut pending: Vec<PathBuf> = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {
@@ -73,7 +49,7 @@ mod tests {
         std::fs::create_dir_all(&to).unwrap();
         std::fs::write(to.join("old.js"), "1").unwrap();
 
-        assert_eq!(publish_static(&from, &to).unwrap(), 2);
+        assert_eq!(publish(&from, &to).unwrap(), 2);
         assert_eq!(std::fs::read_to_string(to.join("css/deep/site.css")).unwrap(), "body{}");
         assert_eq!(std::fs::read_to_string(to.join("robots.txt")).unwrap(), "User-agent: *\n");
         assert!(to.join("old.js").exists());
@@ -84,16 +60,7 @@ mod tests {
 
     #[test]
     fn a_missing_source_is_an_error_naming_it() {
-        let err = publish_static(Path::new("/nonexistent/static"), &std::env::temp_dir()).unwrap_err();
+        let err = publish(Path::new("/nonexistent/static"), &std::env::temp_dir()).unwrap_err();
         assert!(format!("{err:#}").contains("/nonexistent/static"), "{err:#}");
-    }
-
-    #[test]
-    fn age_of_a_missing_file_is_an_error() {
-        assert!(age(Path::new("/nonexistent/health")).is_err());
-        let path = std::env::temp_dir().join(format!("health-{}", std::process::id()));
-        touch(&path).unwrap();
-        assert!(age(&path).unwrap() < Duration::from_secs(5));
-        std::fs::remove_file(&path).unwrap();
     }
 }

@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# Shared by every script of the project: messages, `die`, and finding Docker Compose. Source it after setting
+# `script_name` (the prefix of every message), e.g.
+#   script_name=services; . "$root/scripts/lib.sh"
+
+: "${script_name:=$(basename "$0" .sh)}"
+
+# A progress message on stdout.
+say() { echo "$script_name: $*"; }
+
+# A warning on stderr; the script goes on.
+warn() { echo "$script_name: warning: $*" >&2; }
+
+# An error on stderr, then exit 1.
+die() { echo "$script_name: error: $*" >&2; exit 1; }
+
+# Sets the array `compose_cmd` to Compose v2 (`docker compose`) or, failing that, v1 (`docker-compose`).
+# Returns 1 when neither answers.
+# shellcheck disable=SC2034 # compose_cmd is read by the scripts that source this file
+find_compose() {
+  if docker compose version >/dev/null 2>&1; then
+    compose_cmd=(docker compose)
+  elif command -v docker-compose >/dev/null 2>&1 && docker-compose version >/dev/null 2>&1; then
+    compose_cmd=(docker-compose)
+  else
+    return 1
+  fi
+}
+
+# find_compose, or die saying what is missing.
+require_compose() {
+  find_compose || die "Docker Compose is not installed (neither 'docker compose' (v2) nor 'docker-compose' (v1) answers)"
+}
+
+# Installs the Debian packages among "$@" that are missing (apt-get update first, once per script run). Needs root.
+apt_updated=0
+install_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ $apt_updated -eq 0 ]; then
+    say "apt-get update"
+    apt-get update -qq >/dev/null || die "apt-get update failed"
+    apt_updated=1
+  fi
+  say "installing ${missing[*]}"
+  # No service manager here: keep package scripts from trying to start daemons.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+}
