@@ -22,7 +22,7 @@ Options:
   -f FILE   compose file of the stack (default docker-compose.yml; dev.yml or prod.yml for those environments)
   -y        restore without asking
 
-Storage is chosen by BACKUP_STORAGE, BACKUP_BUCKET and friends in the stack's env file (see .env.sample).
+Storage is chosen by BACKUP_STORAGE, BACKUP_BUCKET and friends in the stack's env file (see .envs/host.env.sample).
 EOT
 }
 

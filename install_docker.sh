@@ -22,9 +22,15 @@ Steps: 1. Docker and compose answer  2. .envs/<env>.env from its sample with ran
 self-signed certificate in nginx/certs/ when none is there; prod: .envs/secrets/*); existing files are kept
 3. base images  4. build  5. up -d  6. wait until every service is healthy  7. app migrate
 8. app createsuperuser from ADMIN_EMAIL / ADMIN_PASSWORD  9. print the URLs.
-The variables it used are written to .envs/compose.env, so later compose commands can use them:
-  docker-compose --env-file .envs/compose.env -f <file> ps
-On failure it names the step and prints the last log lines of the service concerned.
+It prints one line per step with the time since it started, and a progress line every 20 s while it compiles or
+builds images; the full output goes to install_docker.log (its last lines are shown on failure, with the step's
+name and the log of the service concerned).
+
+Its choices (project name, compose file, image names, build targets, base images, ports) go to the root .env,
+which Compose reads by itself: afterwards the plain commands act on this stack with the same images:
+  docker-compose up -d | ps | logs -f web | restart worker | stop | down
+Values already in .env are kept (an environment variable beats .env, which beats the default); see .env.sample.
+One environment per checkout: installing another rewrites COMPOSE_FILE.
 EOT
 }
 
@@ -51,25 +57,111 @@ cd "$root"
 script_name=install_docker
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"
+
+log_file=$root/install_docker.log
+: > "$log_file"
 started=$SECONDS
 current_step=""
-step() { current_step=$1; printf '==> %s\n' "$1"; }
+step_number=0
+compose=()
+
+# m:ss since the start.
+clock() { local s=$((SECONDS - started)); printf '%d:%02d' $((s / 60)) $((s % 60)); }
+step() {
+  step_number=$((step_number + 1))
+  current_step=$1
+  printf '==> [%s] %d/9 %s\n' "$(clock)" "$step_number" "$1"
+  printf '\n### %d/9 %s\n' "$step_number" "$1" >> "$log_file"
+}
+# A line for the user under the current step (also in the log).
+note() { echo "    $*"; echo "    $*" >> "$log_file"; }
 fail() {
   local message=$1 service=${2:-}
-  echo "install_docker: error: step '$current_step' failed: $message" >&2
-  if [ -n "$service" ] && [ ${#compose[@]} -gt 0 ]; then
-    echo "install_docker: last log lines of $service:" >&2
-    "${compose[@]}" logs --no-color --tail 40 "$service" >&2 || true
-  fi
+  {
+    echo "install_docker: error: step '$current_step' failed: $message"
+    if [ -n "$service" ] && [ ${#compose[@]} -gt 0 ]; then
+      echo "install_docker: last log lines of $service:"
+      "${compose[@]}" logs --no-color --tail 40 "$service" 2>&1 | tee -a "$log_file" || true
+    fi
+    echo "install_docker: last lines of $log_file:"
+    tail -n 25 "$log_file" | sed 's/^/    /'
+    echo "install_docker: the full output is in $log_file"
+  } >&2
   exit 1
 }
-compose=()
+
+# What a long command has done so far, from its part of the log: crates compiled, image build steps.
+progress() {
+  local from=$1 part crates build
+  part=$(tail -n +"$((from + 1))" "$log_file")
+  crates=$(grep -c '^ *Compiling ' <<<"$part" || true)
+  build=$(grep -oE '^Step [0-9]+/[0-9]+|^Building [a-z-]+' <<<"$part" | tail -n 1 || true)
+  [ "$crates" -gt 0 ] && printf ', %s crates compiled' "$crates"
+  [ -n "$build" ] && printf ', %s' "$build"
+  return 0
+}
+
+# Runs "$@" with its output in the log only; every 20 s a progress line says it is still going.
+quietly() {
+  local what=$1 from pid last
+  shift
+  from=$(wc -l < "$log_file")
+  "$@" >>"$log_file" 2>&1 &
+  pid=$!
+  last=$SECONDS
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if [ $((SECONDS - last)) -ge 20 ]; then
+      last=$SECONDS
+      echo "    ... $what ($(clock)$(progress "$from"))"
+    fi
+  done
+  wait "$pid"
+}
+
+# The variables Compose substitutes in the compose files. An existing .env's values count unless the environment
+# sets them (Compose itself gives the environment precedence over .env the same way).
+compose_vars=(COMPOSE_PROJECT_NAME IMAGE_NAMESPACE IMAGE_TAG REGISTRY APP_TARGET CRON_TARGET RUST_IMAGE DEBIAN_IMAGE
+  RUNTIME_IMAGE POSTGRES_IMAGE RABBITMQ_IMAGE NGINX_BASE_IMAGE PYTHON_IMAGE HTTP_PORT HTTPS_PORT SERVER_NAME NGINX_TLS)
+base_image_vars=(DEBIAN_IMAGE RUNTIME_IMAGE POSTGRES_IMAGE RABBITMQ_IMAGE NGINX_BASE_IMAGE PYTHON_IMAGE)
+is_compose_var() { local known; for known in "${compose_vars[@]}" COMPOSE_FILE; do [ "$1" = "$known" ] && return 0; done; return 1; }
+if [ -f .env ]; then
+  while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in ''|'#'*) continue ;; esac
+    name=${line%%=*}
+    [[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
+    if [ "$name" != COMPOSE_FILE ] && is_compose_var "$name" && [ -z "${!name+x}" ]; then export "$name=${line#*=}"; fi
+  done < .env
+fi
+default_name=$(basename "$root" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-')
+export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-${default_name:-app}}
+export IMAGE_NAMESPACE=${IMAGE_NAMESPACE:-${default_name:-app}}
+
+# Writes the root .env: the managed variables as resolved now, and every other line of an existing .env as it was.
+write_compose_env() {
+  {
+    echo "# Written by install_docker.sh --env $env: what plain docker-compose commands need to find this stack and"
+    echo "# its images. Edit freely: the next run keeps these values. Every variable is explained in .env.sample."
+    echo "COMPOSE_PROJECT_NAME=$COMPOSE_PROJECT_NAME"
+    echo "COMPOSE_FILE=$file"
+    for name in "${compose_vars[@]}"; do
+      [ "$name" = COMPOSE_PROJECT_NAME ] || [ -z "${!name:-}" ] || echo "$name=${!name}"
+    done
+    if [ -f .env ]; then
+      while IFS= read -r line || [ -n "$line" ]; do
+        case "$line" in ''|'#'*) continue ;; esac
+        is_compose_var "${line%%=*}" || echo "$line"
+      done < .env
+    fi
+  } > .env.new
+  mv .env.new .env
+}
 
 # --- 1 -----------------------------------------------------------------------------------------------------------
 step "checking Docker and compose"
 docker info >/dev/null 2>&1 || fail "the Docker engine does not answer (is it running? may this user use it?)"
 find_compose || fail "neither 'docker compose' (v2) nor 'docker-compose' is installed"
-echo "    $("${compose_cmd[@]}" version 2>/dev/null | head -n1)"
+note "$("${compose_cmd[@]}" version 2>/dev/null | head -n1), project $COMPOSE_PROJECT_NAME, $file; full output in $log_file"
 
 # --- 2 -----------------------------------------------------------------------------------------------------------
 secret() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }
@@ -77,7 +169,7 @@ secret() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }
 step "env file .envs/$env.env"
 envfile=.envs/$env.env
 if [ -f "$envfile" ]; then
-  echo "    kept the existing $envfile"
+  note "kept the existing $envfile"
 else
   [ -f "$envfile.sample" ] || fail "$envfile.sample is missing"
   content=$(cat "$envfile.sample")
@@ -85,7 +177,7 @@ else
     content=${content//$placeholder/$(secret)}
   done
   (umask 077 && printf '%s\n' "$content" > "$envfile")
-  echo "    created $envfile with random secrets"
+  note "created $envfile with random secrets"
 fi
 env_value() { sed -n "s/^$1=//p" "$envfile" | tail -n1; }
 
@@ -97,14 +189,14 @@ if [ "$env" != local ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=$name" -addext "subjectAltName=DNS:$name" \
       -keyout nginx/certs/privkey.pem -out nginx/certs/fullchain.pem >/dev/null 2>&1 \
       || fail "openssl could not make a self-signed certificate"
-    echo "    created a self-signed certificate for $name in nginx/certs/ (replace it with a real one)"
+    note "created a self-signed certificate for $name in nginx/certs/ (replace it with a real one)"
   fi
   # nginx runs as uid 10101 and must read the key through the bind mount.
   if [ "$(id -u)" -eq 0 ]; then
     chown 10101:10101 nginx/certs/privkey.pem && chmod 600 nginx/certs/privkey.pem
   else
     chmod 644 nginx/certs/privkey.pem
-    echo "    warning: not root, so nginx/certs/privkey.pem is made world-readable for nginx (uid 10101)"
+    note "warning: not root, so nginx/certs/privkey.pem is made world-readable for nginx (uid 10101)"
   fi
 fi
 
@@ -115,7 +207,7 @@ if [ "$env" = prod ]; then
   write_secret() {
     if [ -f ".envs/secrets/$1" ]; then return; fi
     (umask 022 && printf '%s\n' "$2" > ".envs/secrets/$1")
-    echo "    created .envs/secrets/$1"
+    note "created .envs/secrets/$1"
   }
   write_secret postgres_password "$(secret)"
   write_secret database_url "postgres://$(env_value POSTGRES_USER):$(head -n1 .envs/secrets/postgres_password)@postgres:5432/$(env_value POSTGRES_DB)"
@@ -133,17 +225,21 @@ if [ "$base" = auto ]; then
   base=official
   for image in "${official_images[@]}"; do
     if ! available "$image"; then
-      echo "    $image cannot be pulled: using local base images"
+      note "$image cannot be pulled: using local base images"
       base=local
       break
     fi
   done
 fi
 if [ "$base" = local ]; then
-  scripts/base-images.sh || fail "scripts/base-images.sh could not build the local base images"
-  set -a; . .envs/images.env; set +a
+  quietly "building local base images" scripts/base-images.sh \
+    || fail "scripts/base-images.sh could not build the local base images"
+  while IFS= read -r line; do export "${line?}"; done < <(scripts/base-images.sh --print-env)
 else
-  unset DEBIAN_IMAGE RUNTIME_IMAGE POSTGRES_IMAGE RABBITMQ_IMAGE NGINX_BASE_IMAGE PYTHON_IMAGE
+  # Official images: drop only the local stand-ins an earlier run chose; base images set by hand stay.
+  for name in "${base_image_vars[@]}"; do
+    case "${!name:-}" in local-base/*) unset "$name" ;; esac
+  done
 fi
 
 # --- 4 -----------------------------------------------------------------------------------------------------------
@@ -153,35 +249,30 @@ fi
 step "build (application binary: $build)"
 if [ "$build" = host ]; then
   command -v cargo >/dev/null || fail "--build host needs cargo on this machine"
-  cargo build --release --locked -p web --bin app || fail "cargo build --release failed"
+  quietly "compiling the application (cargo build --release)" cargo build --release --locked -p web --bin app \
+    || fail "cargo build --release failed"
   cp "${CARGO_TARGET_DIR:-target}/release/app" docker/dist/app
   export APP_TARGET=app-prebuilt CRON_TARGET=cron-prebuilt
 else
   export APP_TARGET=app CRON_TARGET=cron
 fi
-IMAGE_NAMESPACE=${IMAGE_NAMESPACE:-$(basename "$root" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_.\n-' '-')}
-export IMAGE_NAMESPACE
-{
-  echo "# Written by install_docker.sh: the variables of its last run (docker-compose --env-file .envs/compose.env ...)."
-  for name in IMAGE_NAMESPACE IMAGE_TAG REGISTRY APP_TARGET CRON_TARGET RUST_IMAGE DEBIAN_IMAGE RUNTIME_IMAGE \
-    POSTGRES_IMAGE RABBITMQ_IMAGE NGINX_BASE_IMAGE PYTHON_IMAGE HTTP_PORT HTTPS_PORT SERVER_NAME; do
-    [ -n "${!name:-}" ] && echo "$name=${!name}"
-  done
-} > .envs/compose.env
+write_compose_env
+note "wrote .env (project $COMPOSE_PROJECT_NAME, $file, images $IMAGE_NAMESPACE/*:${IMAGE_TAG:-local}, targets $APP_TARGET/$CRON_TARGET)"
 compose=("${compose_cmd[@]}" -f "$file")
-"${compose[@]}" build || fail "building the images failed"
+quietly "building the images" "${compose[@]}" build || fail "building the images failed"
 
 # --- 5, 6 --------------------------------------------------------------------------------------------------------
 step "start ($file)"
 up_started=$SECONDS
 deadline=$((SECONDS + timeout))
-if ! "${compose[@]}" up -d; then
+if ! quietly "starting the containers" "${compose[@]}" up -d; then
   # The loop below names the service that did not come up and shows its log.
-  echo "install_docker: docker-compose up failed" >&2
+  note "docker-compose up failed; looking for the service that did not come up"
   deadline=0
 fi
 
 step "wait until every service is healthy"
+last_report=$SECONDS
 while :; do
   pending=()
   for id in $("${compose[@]}" ps -q); do
@@ -198,34 +289,43 @@ while :; do
   done
   [ ${#pending[@]} -eq 0 ] && break
   [ $SECONDS -lt $deadline ] || fail "not healthy after ${timeout}s: ${pending[*]}" "${pending[0]%%:*}"
+  if [ $((SECONDS - last_report)) -ge 20 ]; then
+    last_report=$SECONDS
+    echo "    ... waiting ($(clock)): ${pending[*]}"
+  fi
   sleep 2
 done
-echo "    every service is healthy ($((SECONDS - up_started))s after up)"
+note "every service is healthy ($((SECONDS - up_started))s after up)"
 
 # --- 7, 8 --------------------------------------------------------------------------------------------------------
 step "migrate"
-"${compose[@]}" exec -T web app migrate || fail "app migrate failed" web
+quietly "migrating" "${compose[@]}" exec -T web app migrate || fail "app migrate failed" web
 
 step "default admin user"
 if [ -n "$(env_value ADMIN_EMAIL)" ] && [ -n "$(env_value ADMIN_PASSWORD)" ]; then
-  "${compose[@]}" exec -T web app createsuperuser || fail "app createsuperuser failed" web
+  admin=$("${compose[@]}" exec -T web app createsuperuser 2>&1) || { echo "$admin" >> "$log_file"; fail "app createsuperuser failed" web; }
+  echo "$admin" >> "$log_file"
+  note "$(tail -n 1 <<<"$admin")"
 else
-  echo "    ADMIN_EMAIL / ADMIN_PASSWORD are not set in $envfile: skipped"
+  note "ADMIN_EMAIL / ADMIN_PASSWORD are not set in $envfile: skipped"
 fi
 
 # nginx resolved `web` when it started; a re-created web container may have a new address.
-"${compose[@]}" exec -T nginx nginx -e stderr -s reload >/dev/null 2>&1 || true
+"${compose[@]}" exec -T nginx nginx -e stderr -s reload >>"$log_file" 2>&1 || true
 
 # --- 9 -----------------------------------------------------------------------------------------------------------
 step "done in $((SECONDS - started))s"
 case "$env" in
   local)
-    echo "    site:         http://127.0.0.1:${HTTP_PORT:-8080}/"
-    echo "    mail catcher: http://127.0.0.1:${HTTP_PORT:-8080}/mail/" ;;
+    note "site:         http://127.0.0.1:${HTTP_PORT:-8080}/"
+    note "mail catcher: http://127.0.0.1:${HTTP_PORT:-8080}/mail/" ;;
   dev)
-    echo "    site:         https://${SERVER_NAME:-<this host>}:${HTTPS_PORT:-443}/ (user $(env_value BASIC_AUTH_USER), password in $envfile)" ;;
+    note "site:         https://${SERVER_NAME:-<this host>}:${HTTPS_PORT:-443}/ (user $(env_value BASIC_AUTH_USER), password in $envfile)" ;;
   prod)
-    echo "    site:         https://${SERVER_NAME:-<this host>}:${HTTPS_PORT:-443}/" ;;
+    note "site:         https://${SERVER_NAME:-<this host>}:${HTTPS_PORT:-443}/" ;;
 esac
-[ -n "$(env_value ADMIN_EMAIL)" ] && echo "    admin:        $(env_value ADMIN_EMAIL) (password: ADMIN_PASSWORD in $envfile)"
-echo "    compose:      ${compose_cmd[*]} --env-file .envs/compose.env -f $file ps|logs|down"
+if [ -n "$(env_value ADMIN_EMAIL)" ]; then
+  note "admin:        $(env_value ADMIN_EMAIL) (password: ADMIN_PASSWORD in $envfile)"
+fi
+note "compose:      ${compose_cmd[*]} ps | logs -f web | restart worker | down   (settings in .env)"
+note "full log:     $log_file"

@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOT'
-Usage: scripts/base-images.sh [--mirror URL] [--force] [--help]
+Usage: scripts/base-images.sh [--mirror URL] [--force] [--print-env] [--help]
 
 Builds, from a Debian bookworm mirror (debootstrap, then apt inside `docker build`), local images with the same
 contracts as the official ones the Dockerfiles and compose files default to:
@@ -17,13 +17,27 @@ contracts as the official ones the Dockerfiles and compose files default to:
   local-base/nginx:1                for nginx:1-bookworm                 (NGINX_BASE_IMAGE)
   local-base/python:3               for python:3.11-slim-bookworm        (PYTHON_IMAGE)
 
-and writes those variables to .envs/images.env, which install_docker.sh reads. To use them with compose by hand:
-  docker-compose --env-file .envs/images.env up -d
+install_docker.sh selects them by writing those variables into the root .env (Compose reads it by itself). By
+hand: scripts/base-images.sh --print-env >> .env
+
 
   --mirror URL  Debian mirror (default: the first one apt uses here, else http://deb.debian.org/debian)
   --force       rebuild even the images that exist
+  --print-env   only print the variables (NAME=image lines) that select these images; builds nothing
 Needs root (debootstrap), the debootstrap package (installed with apt-get when missing) and a Docker engine.
 Takes about 3 minutes the first time; later runs reuse what exists.
+EOT
+}
+
+# The variables that select the images built here, as .env lines.
+print_images_env() {
+  cat <<'EOT'
+DEBIAN_IMAGE=local-base/debian:bookworm-slim
+RUNTIME_IMAGE=local-base/cc:bookworm
+POSTGRES_IMAGE=local-base/postgres:15
+RABBITMQ_IMAGE=local-base/rabbitmq:3
+NGINX_BASE_IMAGE=local-base/nginx:1
+PYTHON_IMAGE=local-base/python:3
 EOT
 }
 
@@ -34,6 +48,7 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --mirror) [ $# -ge 2 ] || { echo "base-images.sh: --mirror needs a URL" >&2; exit 2; }; mirror=$2; shift ;;
     --force) force=1 ;;
+    --print-env) print_images_env; exit 0 ;;
     *) echo "base-images.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -101,16 +116,5 @@ build local-base/rabbitmq:3 rabbitmq.Dockerfile
 build local-base/nginx:1 nginx.Dockerfile
 build local-base/python:3 python.Dockerfile
 
-mkdir -p .envs
-cat > .envs/images.env <<'EOT'
-# Written by scripts/base-images.sh: base images built on this machine from a Debian mirror, used instead of the
-# official images (install_docker.sh reads this file; by hand: docker-compose --env-file .envs/images.env ...).
-DEBIAN_IMAGE=local-base/debian:bookworm-slim
-RUNTIME_IMAGE=local-base/cc:bookworm
-POSTGRES_IMAGE=local-base/postgres:15
-RABBITMQ_IMAGE=local-base/rabbitmq:3
-NGINX_BASE_IMAGE=local-base/nginx:1
-PYTHON_IMAGE=local-base/python:3
-EOT
-say "done; variables written to .envs/images.env"
+say "done; scripts/base-images.sh --print-env prints the variables that select them"
 docker images --format '  {{.Repository}}:{{.Tag}}  {{.Size}}' | grep '^  local-base/' || true

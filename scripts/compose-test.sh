@@ -6,22 +6,29 @@ usage() {
   cat <<'EOT'
 Usage: scripts/compose-test.sh [--keep] [--help]
 
+  0. copies the checkout (tracked and untracked, not ignored files) to $CARGO_TARGET_DIR/compose-test/stack and
+     works there: the checkout's own .env, .envs/*.env, nginx/certs and running stacks are never touched
   1. ./install_docker.sh (local): images, stack, migrations, admin user; prints the time from up to all-healthy
   2. through nginx only: / renders with security headers; a static file comes from nginx (the web role's log never
      sees it), gzipped; an 11 MB body is refused; signup, the verification mail in the mail catcher (so the worker ran the task), verify, logout,
      login, the notes API create/read/update/delete
   3. every container healthy and not root; only nginx publishes a port
   4. google_storage.sh -b, -l, -r: a backup of the stack restored over changed data brings the data back
-  5. ./install_docker.sh again: still healthy, no data lost; then down -v
+  5. ./install_docker.sh again: still healthy, no data lost; then the plain commands on the installed stack, with
+     no flags: `docker-compose up -d` recreates nothing, `ps` lists every service, `restart worker` comes back
+     healthy, `down` then `up -d` keeps the data; then down -v
   6. dev.yml over HTTPS: its basic-auth wall refuses without or with wrong credentials (pages and API), lets the
-     right ones in, a tester can sign up (Secure cookie); HTTP redirects; then down -v
+     right ones in, a tester can sign up (Secure cookie); HTTP redirects; the plain commands as in 5 with
+     `-f dev.yml`; then down -v
   7. prod.yml: docker-compose config and its Swarm form (scripts/swarm.sh validate) are valid; the prod stack
      serves HTTPS with HSTS, redirects HTTP, and keeps PostgreSQL and RabbitMQ on the internal network
+  8. the by-hand path of README.md in a fresh copy: the env sample with secrets put in, a .env naming the base
+     images and the host-built binary (this machine cannot pull), `docker-compose up -d`: healthy, migrated, serving
 
   --keep   leave the local stack running at the end (for a look around)
 
-Runs under the compose project names ${COMPOSE_TEST_PROJECT:-apptest}, ...dev and ...prod, on ports
-${COMPOSE_TEST_PORT:-18080} and the four after it. Needs Docker, curl and python3; root for the first run of
+Runs under the compose project names ${COMPOSE_TEST_PROJECT:-apptest}, ...dev, ...prod and ...hand, on ports
+${COMPOSE_TEST_PORT:-18080} and the five after it. Needs Docker, curl and python3; root for the first run of
 scripts/base-images.sh (debootstrap) when the official images cannot be pulled.
 EOT
 }
@@ -43,15 +50,35 @@ project=${COMPOSE_TEST_PROJECT:-apptest}
 port=${COMPOSE_TEST_PORT:-18080}
 base=http://127.0.0.1:$port
 work=$(mktemp -d)
-created=()
-for file in .envs/local.env .envs/dev.env .envs/prod.env; do [ -e "$file" ] || created+=("$file"); done
-[ -e .envs/secrets ] || created+=(.envs/secrets)
-[ -e nginx/certs ] || created+=(nginx/certs)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+# The test's own copy of the checkout, under the build directory (ignored by git). A stable path, with file times
+# kept, lets cargo reuse the release build of the previous run.
+stack=$CARGO_TARGET_DIR/compose-test/stack
 
 require_compose
-local_stack=("${compose_cmd[@]}" -p "$project" -f docker-compose.yml)
-dev_stack=("${compose_cmd[@]}" -p "${project}dev" -f dev.yml)
-prod_stack=("${compose_cmd[@]}" -p "${project}prod" -f prod.yml)
+# Every compose command runs in the copy; these name their stack explicitly (cleanup must work whatever .env says).
+in_stack() { (cd "$stack" && "$@"); }
+in_hand() { [ ! -d "$hand" ] || (cd "$hand" && "$@"); }
+local_stack=(in_stack "${compose_cmd[@]}" -p "$project" -f docker-compose.yml)
+dev_stack=(in_stack "${compose_cmd[@]}" -p "${project}dev" -f dev.yml)
+prod_stack=(in_stack "${compose_cmd[@]}" -p "${project}prod" -f prod.yml)
+hand=$CARGO_TARGET_DIR/compose-test/by-hand
+hand_stack=(in_hand "${compose_cmd[@]}" -p "${project}hand" -f docker-compose.yml)
+# The plain commands a user types in the folder: no -p, no -f (dev: -f dev.yml), nothing exported; .env decides.
+plain() { (cd "$here" && env -u COMPOSE_PROJECT_NAME -u COMPOSE_FILE -u HTTP_PORT -u HTTPS_PORT "${compose_cmd[@]}" "$@"); }
+here=$stack
+
+# Copies the checkout's tracked and untracked-but-not-ignored files (as git would commit them) to the folder $1.
+copy_checkout() {
+  rm -rf "$1"
+  mkdir -p "$1"
+  if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$root" && git ls-files -z --cached --others --exclude-standard \
+      | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -C "$1" -xf -
+  else
+    tar -C "$root" --exclude=./target --exclude=./.git -cf - . | tar -C "$1" -xf -
+  fi
+}
 
 cleanup() {
   local status=$?
@@ -65,7 +92,7 @@ cleanup() {
   fi
   "${dev_stack[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
   "${prod_stack[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
-  if [ $keep -eq 0 ]; then rm -rf "${created[@]}"; fi
+  "${hand_stack[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
   rm -rf "$work"
   exit $status
 }
@@ -88,9 +115,58 @@ expect() {
   pass "$what ($got)"
 }
 
+# Every container of the plain stack ("$@": extra compose flags) running and healthy, one-offs exited 0.
+wait_healthy() {
+  local deadline=$((SECONDS + 240)) pending
+  while :; do
+    pending=$(for id in $(plain "$@" ps -q); do
+      docker inspect -f '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.ExitCode}}' "$id"
+    done | awk '($2 == "exited" && $4 != 0) || ($2 != "exited" && $3 != "healthy" && $3 != "none") { print $1 ":" $3 }')
+    [ -z "$pending" ] && return 0
+    [ $SECONDS -lt $deadline ] || fail "not healthy after 240s: $pending"
+    sleep 2
+  done
+}
+
+# The commands of the README on an installed stack ("$@": -f dev.yml, or nothing), and that they keep the data
+# the caller's check_data proves is there.
+plain_commands() {
+  local before after listed service
+  before=$(plain "$@" ps -q | sort)
+  [ -n "$before" ] || fail "plain docker-compose ${*} ps finds no container: .env does not name the stack"
+  plain "$@" up -d >"$work/plain-up.log" 2>&1 || { cat "$work/plain-up.log"; fail "plain docker-compose ${*} up -d failed"; }
+  after=$(plain "$@" ps -q | sort)
+  [ "$before" = "$after" ] || { cat "$work/plain-up.log"; fail "plain docker-compose ${*} up -d recreated containers"; }
+  ! grep -qiE 'recreating|building|pulling' "$work/plain-up.log" \
+    || { cat "$work/plain-up.log"; fail "plain docker-compose ${*} up -d rebuilt or recreated something"; }
+  pass "docker-compose ${*} up -d: every container kept (same ids, nothing built or pulled)"
+  listed=$(plain "$@" ps)
+  for service in $(plain "$@" config --services); do
+    [ "$service" = migrate ] && continue # a one-off: it ran and exited
+    grep -qE "[_-]${service}[_-]1 " <<<"$listed" || fail "docker-compose ${*} ps does not list $service: $listed"
+  done
+  pass "docker-compose ${*} ps lists every service"
+  listed=$(plain "$@" logs --no-color --tail 5 web)
+  [ -n "$listed" ] || fail "docker-compose ${*} logs web shows nothing"
+  pass "docker-compose ${*} logs web"
+  plain "$@" restart worker >/dev/null 2>&1 || fail "docker-compose ${*} restart worker failed"
+  sleep 3
+  wait_healthy "$@"
+  pass "docker-compose ${*} restart worker: healthy again"
+  plain "$@" down >/dev/null 2>&1 || fail "docker-compose ${*} down failed"
+  [ -z "$(plain "$@" ps -q)" ] || fail "containers left after docker-compose ${*} down"
+  plain "$@" up -d >"$work/plain-up.log" 2>&1 || { cat "$work/plain-up.log"; fail "docker-compose ${*} up -d after down failed"; }
+  wait_healthy "$@"
+  # nginx may have resolved the old web address; the stack's own healthchecks passed, so ask through it now.
+  check_data
+  pass "docker-compose ${*} down, then up -d: healthy, and the data is still there"
+}
+
 # --- 1 -----------------------------------------------------------------------------------------------------------
-step "install_docker.sh (local) from nothing"
+step "install_docker.sh (local) from nothing, in a copy of the checkout"
 "${local_stack[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+copy_checkout "$stack"
+cd "$stack"
 COMPOSE_PROJECT_NAME=$project HTTP_PORT=$port ./install_docker.sh --timeout 400 | tee "$work/install.log"
 healthy_after=$(sed -n 's/.*every service is healthy (\([0-9]*\)s after up).*/\1/p' "$work/install.log")
 [ -n "$healthy_after" ] || fail "install_docker.sh did not report the stack healthy"
@@ -192,8 +268,7 @@ for id in $("${local_stack[@]}" ps -q); do
 done
 
 # --- 4 -----------------------------------------------------------------------------------------------------------
-step "google_storage.sh: back up, list, restore"
-export COMPOSE_PROJECT_NAME=$project
+step "google_storage.sh: back up, list, restore (the stack found through .env)"
 ./google_storage.sh -b
 listing=$(./google_storage.sh -l)
 echo "$listing"
@@ -205,7 +280,6 @@ expect 200 "$(http PATCH "/api/notes/$kept" -H 'Content-Type: application/json' 
 expect 200 "$(http GET "/api/notes/$kept")" "after the restore the note is readable"
 [ "$(json 'd["title"]' < "$work/body")" = keep ] || fail "the restore did not bring back the backed-up title"
 pass "the restore brought back the state of the backup"
-unset COMPOSE_PROJECT_NAME
 
 # --- 5 -----------------------------------------------------------------------------------------------------------
 step "install_docker.sh again"
@@ -215,6 +289,19 @@ grep -q 'every service is healthy' "$work/install2.log" || fail "the second run 
 grep -q 'already exists; nothing changed' "$work/install2.log" || fail "the second run did not keep the admin user"
 expect 200 "$(http GET "/api/notes/$kept")" "after the second install the kept note is still there"
 pass "second install: healthy, admin kept, data kept"
+lines=$(grep -c '' "$work/install2.log")
+[ "$lines" -le 40 ] || { cat "$work/install2.log"; fail "install_docker.sh printed $lines lines; its detail belongs in install_docker.log"; }
+grep -qE '^==> \[[0-9]+:[0-9]{2}\] 4/9 build' "$work/install2.log" || fail "install_docker.sh does not print its steps with the time"
+[ -s install_docker.log ] || fail "install_docker.sh wrote no install_docker.log"
+pass "install_docker.sh: $lines lines on the terminal, one per step with its time; the detail in install_docker.log"
+
+step "the plain compose commands on the installed local stack"
+grep -q "^COMPOSE_PROJECT_NAME=$project\$" .env && grep -q '^COMPOSE_FILE=docker-compose.yml$' .env \
+  || fail ".env does not name the stack: $(cat .env)"
+check_data() {
+  expect 200 "$(http GET "/api/notes/$kept")" "the kept note, read with the old session"
+}
+plain_commands
 
 # --- 6 -----------------------------------------------------------------------------------------------------------
 step "dev.yml: the basic-auth wall"
@@ -247,6 +334,13 @@ pass "dev serves HTTPS: a tester can sign up and gets a Secure session cookie"
 code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$dev_http/")
 [ "$code" = 301 ] || fail "dev over HTTP: expected a redirect, got $code"
 pass "dev redirects HTTP to HTTPS"
+check_data() {
+  local code
+  code=$(curl -sSk -o /dev/null -w '%{http_code}' -u "$dev_user:$dev_password" -H 'Content-Type: application/json' \
+    -d '{"email":"tester@example.com","password":"correct horse battery staple"}' "$dev/api/auth/login")
+  [ "$code" = 200 ] || fail "the dev tester cannot log in any more (HTTP $code): the account is gone"
+}
+plain_commands -f dev.yml
 "${dev_stack[@]}" down -v --remove-orphans >/dev/null
 
 # --- 7 -----------------------------------------------------------------------------------------------------------
@@ -277,5 +371,36 @@ for service in postgres rabbitmq; do
 done
 pass "prod PostgreSQL and RabbitMQ only on the internal network"
 "${prod_stack[@]}" down -v --remove-orphans >/dev/null
+
+# --- 8 -----------------------------------------------------------------------------------------------------------
+step "by hand: the env sample with secrets, a .env, docker-compose up -d (fresh copy)"
+copy_checkout "$hand"
+cd "$hand"
+here=$hand
+cp "$stack/docker/dist/app" docker/dist/app
+content=$(cat .envs/local.env.sample)
+for placeholder in $(grep -oE '__[A-Z_]+_SECRET__' .envs/local.env.sample | sort -u); do
+  content=${content//$placeholder/$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+done
+printf '%s\n' "$content" > .envs/local.env
+hand_port=$((port + 5))
+{
+  echo "COMPOSE_PROJECT_NAME=${project}hand"
+  echo "HTTP_PORT=$hand_port"
+  # No rust image can be pulled here: the binary built on the host by the install above, packaged.
+  echo "APP_TARGET=app-prebuilt"
+  echo "CRON_TARGET=cron-prebuilt"
+  docker image inspect debian:bookworm-slim >/dev/null 2>&1 || scripts/base-images.sh --print-env
+} > .env
+plain up -d >"$work/hand.log" 2>&1 || { tail -n 40 "$work/hand.log"; fail "docker-compose up -d by hand failed"; }
+wait_healthy
+base=http://127.0.0.1:$hand_port
+rm -f "$work/cookies"
+expect 200 "$(http GET /)" "by hand: the site answers through nginx"
+expect 201 "$(http POST /api/auth/signup -H 'Content-Type: application/json' \
+  -d '{"email":"by-hand@example.com","password":"correct horse battery staple"}')" "by hand: migrated (a signup works)"
+"${hand_stack[@]}" down -v --remove-orphans >/dev/null
+cd "$root"
+rm -rf "$hand"
 
 printf '\ncompose-test: all passed; up to all-healthy took %ss on the first install.\n' "$healthy_after"

@@ -8,11 +8,12 @@ usage() {
 Usage: scripts/run.sh [--help]
 
   1. scripts/services.sh (PostgreSQL and RabbitMQ on loopback)
-  2. creates .env from .env.sample when it does not exist (never overwrites it)
-  3. app migrate, app createsuperuser (when ADMIN_EMAIL and ADMIN_PASSWORD are set in .env), app check
+  2. creates .envs/host.env from .envs/host.env.sample when it does not exist (never overwrites it)
+  3. app migrate, app createsuperuser (when ADMIN_EMAIL and ADMIN_PASSWORD are set in it), app check
   4. app worker in the background, app server on http://127.0.0.1:$PORT (default 8000) until Ctrl-C
 
-Configuration comes from .env (see .env.sample for every variable).
+Configuration comes from .envs/host.env (every variable is documented in .envs/host.env.sample). The root
+.env is Docker Compose's (install_docker.sh writes it); this script does not read it.
 EOT
 }
 
@@ -29,13 +30,13 @@ script_name=run
 . "$root/scripts/lib.sh"
 
 scripts/services.sh
-if [ ! -f .env ]; then
-  cp .env.sample .env
-  say "created .env from .env.sample"
+if [ ! -f .envs/host.env ]; then
+  cp .envs/host.env.sample .envs/host.env
+  say "created .envs/host.env from .envs/host.env.sample"
 fi
 set -a
 # shellcheck disable=SC1091
-. ./.env
+. ./.envs/host.env
 set +a
 
 cargo build --locked --quiet --bin app

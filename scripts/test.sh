@@ -12,7 +12,10 @@ Usage: scripts/test.sh [--help]
   3. the workspace tests (cargo nextest, or cargo test when nextest is missing); each test gets its own database
   4. in the template repository only: scripts/template-check.sh generates a project and runs this script inside it
   5. when a Docker engine answers: scripts/compose-test.sh, the compose stack end to end (install_docker.sh, then
-     pages, API, mail, tasks, backups through nginx; dev.yml's wall; prod.yml over TLS and in its Swarm form)
+     pages, API, mail, tasks, backups through nginx; the plain docker-compose commands; dev.yml's wall; prod.yml
+     over TLS and in its Swarm form; the by-hand path), in a copy of the checkout
+  6. the checkout is as the tests found it: `git status` shows no file the tests added or changed (build output
+     under the ignored target directory aside)
 
 Environment:
   TEST_DATABASE_URL  administrative connection the tests create databases through
@@ -33,8 +36,17 @@ cd "$root"
 script_name="test"
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"
-step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
+part_started=$SECONDS
+# Each part's time, printed when the next one starts.
+step() {
+  [ -z "${part:-}" ] || printf '    (%s: %ss)\n' "$part" "$((SECONDS - part_started))"
+  part=$*
+  part_started=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
+checkout_status() { git -C "$root" status --porcelain --untracked-files=all 2>/dev/null || true; }
+status_before=$(checkout_status)
 
 # Base images for the compose test take minutes of downloading and little CPU: when the official ones cannot be
 # pulled, build the local stand-ins in the background while the Rust steps compile.
@@ -87,4 +99,11 @@ else
   step "compose stack: skipped (no Docker engine answers)"
 fi
 
+step "the checkout is as the tests found it (git status)"
+status_after=$(checkout_status)
+if [ "$status_before" != "$status_after" ]; then
+  diff <(printf '%s\n' "$status_before") <(printf '%s\n' "$status_after") >&2 || true
+  die "the tests changed the checkout (git status, above: < before, > after); they must work on copies"
+fi
+step "done"
 printf '\nAll checks passed in %ss.\n' "$((SECONDS - started))"

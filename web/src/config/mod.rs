@@ -1,8 +1,7 @@
 //! Configuration, read from environment variables only.
 //!
 //! One small struct per concern, one file per section (as crates.io's `src/config/`); [`vars`] holds the lookup
-//! (with Docker's `NAME_FILE` secrets) and the typed reads. Every variable is documented in `.env.sample` at the
-//! repository root (a test checks that [`VARIABLES`] and the sample agree). A missing or malformed variable is an
+//! (with Docker's `NAME_FILE` secrets) and the typed reads. Every variable is documented in `.envs/host.env.sample` (a test checks that [`VARIABLES`] and the sample agree). A missing or malformed variable is an
 //! error that names the variable; nothing falls back silently to a default when a value was given but could not be
 //! parsed.
 
@@ -257,11 +256,11 @@ mod tests {
 
     #[test]
     fn every_variable_is_documented_in_the_sample() {
-        let sample = include_str!("../../../.env.sample");
+        let sample = include_str!("../../../.envs/host.env.sample");
         for name in VARIABLES {
             assert!(
                 sample.lines().any(|line| line.trim_start_matches("# ").starts_with(&format!("{name}="))),
-                "{name} is read by the application but not documented in .env.sample"
+                "{name} is read by the application but not documented in .envs/host.env.sample"
             );
         }
     }
