@@ -20,3 +20,132 @@ pub async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     tokio::spawn(connection);
     Ok(client)
 }
+
+/// A scratch database on the server of `admin_url`, dropped by [`ScratchDb::drop_now`].
+#[derive(Debug)]
+pub struct ScratchDb {
+    pub name: String,
+    pub url: String,
+    admin_url: String,
+}
+
+impl ScratchDb {
+    pub async fn create(admin_url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        connect(admin_url).await?.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+        let (server, _) = admin_url.rsplit_once('/').context("admin URL ends with /<database>")?;
+        Ok(Self { url: format!("{server}/{name}"), name, admin_url: admin_url.to_string() })
+    }
+
+    pub async fn drop_now(self) {
+        if let Ok(client) = connect(&self.admin_url).await {
+            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
+        }
+    }
+}
+
+/// The pgbench of the PostgreSQL client packages.
+fn pgbench_binary() -> PathBuf {
+    let debian = PathBuf::from("/usr/lib/postgresql/15/bin/pgbench");
+    if debian.exists() { debian } else { PathBuf::from("pgbench") }
+}
+
+/// PostgreSQL's own ceiling on this machine, measured now: `pgbench` with `mode` (`-S` select-only, `-N` simple
+/// update) and `clients` connections for `seconds`, on a scratch database of scale 10. Returns transactions per
+/// second (without the connection time).
+pub async fn pgbench_tps(admin_url: &str, mode: &str, clients: u32, seconds: u32) -> anyhow::Result<f64> {
+    let db = ScratchDb::create(admin_url, "pgbench").await?;
+    let result = async {
+        let init = tokio::process::Command::new(pgbench_binary())
+            .args(["-i", "-q", "-s", "10", &db.url])
+            .output()
+            .await
+            .context("running pgbench (apt-get install postgresql-contrib)")?;
+        anyhow::ensure!(init.status.success(), "pgbench -i: {}", String::from_utf8_lossy(&init.stderr));
+        let run = tokio::process::Command::new(pgbench_binary())
+            .args([mode, "-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), &db.url])
+            .output()
+            .await?;
+        anyhow::ensure!(run.status.success(), "pgbench {mode}: {}", String::from_utf8_lossy(&run.stderr));
+        let text = String::from_utf8_lossy(&run.stdout);
+        text.lines()
+            .find_map(|line| line.strip_prefix("tps = ")?.split_whitespace().next()?.parse().ok())
+            .with_context(|| format!("no tps in pgbench's output: {text}"))
+    }
+    .await;
+    db.drop_now().await;
+    result
+}
+
+/// What wrk measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Non-2xx/3xx answers plus socket errors.
+    pub errors: u64,
+}
+
+fn wrk_millis(value: &str) -> Option<f64> {
+    let (number, factor) = if let Some(n) = value.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = value.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = value.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (value, 1.0)
+    };
+    number.parse::<f64>().ok().map(|n| n * factor)
+}
+
+/// Reads wrk's `--latency` report.
+pub fn parse_wrk(text: &str) -> anyhow::Result<Load> {
+    let field = |prefix: &str| {
+        text.lines().find_map(|line| line.trim().strip_prefix(prefix).map(|rest| rest.trim().to_string()))
+    };
+    let rps = field("Requests/sec:").and_then(|v| v.parse().ok()).with_context(|| format!("wrk: {text}"))?;
+    let p50 = field("50%").and_then(|v| wrk_millis(&v)).context("wrk: no 50% latency")?;
+    let p99 = field("99%").and_then(|v| wrk_millis(&v)).context("wrk: no 99% latency")?;
+    let mut errors = field("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0);
+    if let Some(socket) = field("Socket errors:") {
+        errors += socket.split(',').filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok()).sum::<u64>();
+    }
+    Ok(Load { rps, p50_ms: p50, p99_ms: p99, errors })
+}
+
+/// Runs wrk (Debian's `wrk`) against `url` with `connections` connections on 2 threads for `seconds`.
+pub async fn wrk(url: &str, headers: &[String], connections: u32, seconds: u32) -> anyhow::Result<Load> {
+    let mut command = tokio::process::Command::new("wrk");
+    command.args(["-t", "2", "-c", &connections.to_string(), "-d", &format!("{seconds}s"), "--latency"]);
+    for header in headers {
+        command.args(["-H", header]);
+    }
+    let output = command.arg(url).output().await.context("running wrk (apt-get install wrk)")?;
+    anyhow::ensure!(output.status.success(), "wrk: {}", String::from_utf8_lossy(&output.stderr));
+    parse_wrk(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// Resident memory of a process, in MiB (from /proc).
+pub fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 =
+        status.lines().find_map(|line| line.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrk_reports_are_read() {
+        let report = "Running 2s test @ http://127.0.0.1:1/\n  2 threads and 8 connections\n  Latency Distribution\n     50%  412.00us\n     75%    1.20ms\n     90%    2.00ms\n     99%   15.31ms\n  1000 requests in 2.00s, 1.00MB read\n  Socket errors: connect 0, read 2, write 0, timeout 1\n  Non-2xx or 3xx responses: 4\nRequests/sec:   5000.50\nTransfer/sec:      1.00MB\n";
+        let load = parse_wrk(report).unwrap();
+        assert!((load.rps - 5000.5).abs() < 1e-9);
+        assert!((load.p50_ms - 0.412).abs() < 1e-9);
+        assert!((load.p99_ms - 15.31).abs() < 1e-9);
+        assert_eq!(load.errors, 7);
+    }
+}

@@ -2,7 +2,8 @@
 //! measure, with 1 and then 2 `app worker` processes, tasks per second until all are done and the latency from
 //! enqueue to done (median and 95th percentile), read from the `tasks` table's own timestamps. A second figure,
 //! backlog tasks/s, is the rate at which the workers drain K tasks enqueued before they start: what the workers
-//! can do when enqueueing is not the limit.
+//! can do when enqueueing is not the limit. Both are printed as a ratio to PostgreSQL's commit ceiling on this
+//! machine, `pgbench -N` with 8 clients, measured in the same run.
 //!
 //! Needs PostgreSQL and RabbitMQ (`scripts/services.sh`) and the `app` binary built with the same profile:
 //! `cargo build --release --bin app && cargo run --release -p bench --bin task_throughput`.
@@ -30,6 +31,9 @@ struct Opts {
     /// Tasks each worker runs at once.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Connections enqueueing at once, each task in its own transaction.
+    #[arg(long, default_value_t = 8)]
+    enqueuers: usize,
     /// Administrative PostgreSQL URL; a scratch database is created and dropped through it.
     #[arg(long, env = "TEST_DATABASE_URL", default_value = "postgres://app:app@127.0.0.1:5432/postgres")]
     admin_url: String,
@@ -149,9 +153,21 @@ async fn run_once(opts: &Opts, app: &PathBuf, workers: usize) -> anyhow::Result<
         client.batch_execute("TRUNCATE tasks, task_runs, outbox").await?;
 
         let started = Instant::now();
-        for _ in 0..opts.tasks {
-            // One transaction per task, as a request handler would.
-            tasks::enqueue(&mut conn, &Probe::default()).await?;
+        let mut enqueuers = tokio::task::JoinSet::new();
+        for share in 0..opts.enqueuers {
+            let count = opts.tasks / opts.enqueuers + usize::from(share < opts.tasks % opts.enqueuers);
+            let url = url.clone();
+            enqueuers.spawn(async move {
+                let mut conn = diesel_async::AsyncPgConnection::establish(&url).await?;
+                for _ in 0..count {
+                    // One transaction per task, as a request handler would.
+                    tasks::enqueue(&mut conn, &Probe::default()).await?;
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(done) = enqueuers.join_next().await {
+            done??;
         }
         let enqueue_secs = started.elapsed().as_secs_f64();
         wait_done(&client, opts.tasks).await?;
@@ -188,12 +204,16 @@ async fn run_once(opts: &Opts, app: &PathBuf, workers: usize) -> anyhow::Result<
 async fn main() -> anyhow::Result<()> {
     let opts = Opts::parse();
     let app = bench::app_binary(opts.app.as_ref())?;
+    anyhow::ensure!(opts.enqueuers > 0, "--enqueuers must be at least 1");
     println!(
-        "task throughput: {} probe tasks, concurrency {} per worker, app {}",
+        "task throughput: {} probe tasks, concurrency {} per worker, {} enqueuers, app {}",
         opts.tasks,
         opts.concurrency,
+        opts.enqueuers,
         app.display()
     );
+    let ceiling = bench::pgbench_tps(&opts.admin_url, "-N", 8, 10).await?;
+    println!("ceiling: pgbench -N, 8 clients: {ceiling:.0} tps (commits/s)");
     println!(
         "{:>8} {:>12} {:>14} {:>12} {:>10} {:>16}",
         "workers", "tasks/s", "enqueue/s", "median ms", "p95 ms", "backlog tasks/s"
@@ -204,6 +224,12 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "{workers:>8} {:>12.0} {:>14.0} {:>12.1} {:>10.1} {:>16.0}",
             figures.tasks_per_sec, figures.enqueue_per_sec, figures.median_ms, figures.p95_ms, figures.backlog_per_sec
+        );
+        println!(
+            "{:>8} ratio to pgbench -N: end to end {:.2}, backlog {:.2}",
+            "",
+            figures.tasks_per_sec / ceiling,
+            figures.backlog_per_sec / ceiling
         );
         match first {
             None => first = Some(figures.backlog_per_sec),

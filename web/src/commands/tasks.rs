@@ -1,6 +1,6 @@
 //! `app tasks list|show|retry|names`: look at background tasks and take dead-lettered ones back.
 
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
 
@@ -9,6 +9,7 @@ use uuid::Uuid;
 use web::broker::{self, Broker};
 use web::config::{BrokerConfig, DatabaseConfig, Vars};
 use web::db;
+use web::models::keyset::Keyset;
 use web::tasks::{self, TaskState, store};
 
 #[derive(Debug, clap::Args)]
@@ -26,6 +27,9 @@ enum Command {
         state: Option<TaskState>,
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
         limit: i64,
+        /// Continue after this cursor (printed at the end of the previous listing).
+        #[arg(long, value_parser = cursor_parser)]
+        after: Option<Keyset>,
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
@@ -45,7 +49,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         async || -> anyhow::Result<db::DbConn> { db::conn(&db::pool(&DatabaseConfig::from_vars(&vars)?)?).await };
     match opts.command {
         Command::Names => names(),
-        Command::List { state, limit, json } => list(&mut connect().await?, state, limit, json).await?,
+        Command::List { state, limit, after, json } => list(&mut connect().await?, state, after, limit, json).await?,
         Command::Show { task_id } => show(&mut connect().await?, task_id).await?,
         Command::Retry { task_id } => retry(&mut connect().await?, &vars, task_id).await?,
     }
@@ -58,8 +62,15 @@ fn names() {
     }
 }
 
-async fn list(conn: &mut db::DbConn, state: Option<TaskState>, limit: i64, json: bool) -> anyhow::Result<()> {
-    for task in store::list(conn, state, limit).await? {
+async fn list(
+    conn: &mut db::DbConn,
+    state: Option<TaskState>,
+    after: Option<Keyset>,
+    limit: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let page = store::list(conn, state, after, limit).await?;
+    for task in &page.items {
         if json {
             println!("{}", serde_json::to_string(&task)?);
         } else {
@@ -75,7 +86,14 @@ async fn list(conn: &mut db::DbConn, state: Option<TaskState>, limit: i64, json:
             );
         }
     }
+    if let Some(next) = page.next {
+        eprintln!("more: app tasks list --after {next}");
+    }
     Ok(())
+}
+
+fn cursor_parser(raw: &str) -> Result<Keyset, String> {
+    Keyset::decode(raw).ok_or_else(|| "not a cursor printed by `app tasks list`".to_string())
 }
 
 async fn show(conn: &mut db::DbConn, task_id: Uuid) -> anyhow::Result<()> {

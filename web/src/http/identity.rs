@@ -30,6 +30,26 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 #[derive(Debug)]
 pub struct CurrentUser(pub ActiveSession);
 
+/// The session cookie's token digest, for reads that check the session inside their own query (one round trip
+/// instead of a session lookup and then the query; see `models::note::get_in_session`). No database access here:
+/// only a missing cookie is refused (401). Safe methods only: a change needs [`CurrentUser`] and its CSRF check.
+#[derive(Debug)]
+pub struct SessionKey(pub Vec<u8>);
+
+impl FromRequest for SessionKey {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let key = match req.cookie(COOKIE) {
+            Some(_) if !req.method().is_safe() => Err(AppError::Forbidden("a change needs the session's CSRF check")),
+            Some(cookie) => Ok(Self(token::digest(cookie.value()))),
+            None => Err(AppError::Unauthorized("not signed in")),
+        };
+        std::future::ready(key)
+    }
+}
+
 /// The signed-in user if there is one (pages that look different when signed in).
 #[derive(Debug)]
 pub struct MaybeUser(pub Option<ActiveSession>);

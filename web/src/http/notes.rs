@@ -7,18 +7,24 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::http::AppState;
-use crate::http::identity::CurrentUser;
+use crate::http::identity::{CurrentUser, SessionKey};
 use crate::http::json::ApiJson;
-use crate::models::note::{self, Body, Note, Page, Title};
+use crate::models::keyset::{Keyset, Page};
+use crate::models::note::{self, Body, Note, Title};
 
 pub const PER_PAGE_DEFAULT: i64 = 20;
 pub const PER_PAGE_MAX: i64 = 100;
 
-/// Query string of the listing. Strings, so that a bad number is reported by field name.
+/// Query string of the listing. Strings, so that a bad value is reported by field name.
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
-    page: Option<String>,
+    /// `next` of the previous page.
+    cursor: Option<String>,
     per_page: Option<String>,
+    /// `true` adds `total` (a count over all the owner's notes).
+    count: Option<String>,
+    /// Offset pages are gone (their cost grew with the table): named here only to say so.
+    page: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,34 +49,54 @@ fn note_id(raw: &str) -> AppResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
 }
 
-/// GET /api/notes?page=1&per_page=20
+/// GET /api/notes?per_page=20&cursor=...&count=true
 #[tracing::instrument(skip_all)]
 pub async fn list(
     state: web::Data<AppState>,
-    current: CurrentUser,
+    session: SessionKey,
     query: web::Query<ListQuery>,
 ) -> AppResult<web::Json<Page<Note>>> {
     let mut errors = FieldErrors::new();
-    let page = bounded(query.page.as_ref(), "page", 1, i64::from(i32::MAX), &mut errors);
     let per_page = bounded(query.per_page.as_ref(), "per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX, &mut errors);
+    let after = query.cursor.as_deref().filter(|raw| !raw.is_empty()).and_then(|raw| {
+        let cursor = Keyset::decode(raw);
+        if cursor.is_none() {
+            errors.insert("cursor".into(), "is not a `next` value of this listing".into());
+        }
+        cursor
+    });
+    let count = match query.count.as_deref() {
+        None | Some("false" | "0") => false,
+        Some("true" | "1") => true,
+        Some(_) => {
+            errors.insert("count".into(), "must be true or false".into());
+            false
+        }
+    };
+    if query.page.is_some() {
+        errors.insert(
+            "page".into(),
+            "pages are addressed by cursor: pass `next` of the previous page as `cursor`".into(),
+        );
+    }
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
     let mut conn = state.conn().await?;
-    Ok(web::Json(note::list(&mut conn, current.0.user.id, page, per_page).await?))
+    let page = note::list_in_session(&mut conn, &session.0, after, per_page, count).await?;
+    page.map(web::Json).ok_or(AppError::Unauthorized("not signed in"))
 }
 
 /// GET /api/notes/{id}
 #[tracing::instrument(skip_all)]
-pub async fn get(
-    state: web::Data<AppState>,
-    current: CurrentUser,
-    id: web::Path<String>,
-) -> AppResult<web::Json<Note>> {
-    let id = note_id(&id)?;
+pub async fn get(state: web::Data<AppState>, session: SessionKey, id: web::Path<String>) -> AppResult<web::Json<Note>> {
     let mut conn = state.conn().await?;
-    let found = note::get(&mut conn, current.0.user.id, id).await?;
-    found.map(web::Json).ok_or(AppError::NotFound)
+    // A malformed id names no note; the session still decides between 401 and 404.
+    let id = Uuid::parse_str(&id).unwrap_or(Uuid::nil());
+    match note::get_in_session(&mut conn, &session.0, id).await? {
+        None => Err(AppError::Unauthorized("not signed in")),
+        Some(found) => found.map(web::Json).ok_or(AppError::NotFound),
+    }
 }
 
 /// POST /api/notes

@@ -2,6 +2,7 @@
 //! HTTP answer is the handlers' job (see `crate::error`).
 
 pub mod email_token;
+pub mod keyset;
 pub mod login_attempt;
 pub mod note;
 pub mod session;

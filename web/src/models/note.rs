@@ -1,5 +1,5 @@
-//! The example resource: notes owned by a user. Every query takes the owner, so a handler cannot forget the
-//! ownership check: another user's note is simply not found.
+//! The example resource: notes owned by a user. Every query takes the owner (or, for reads, the session, checked
+//! in the same query), so a handler cannot forget the ownership check: another user's note is simply not found.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -7,7 +7,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::schema::notes;
+use crate::models::keyset::{self, Keyset, Page};
+use crate::schema::{notes, sessions};
 
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const BODY_MAX_CHARS: usize = 20_000;
@@ -21,6 +22,13 @@ pub struct Note {
     pub body: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Note {
+    /// The listing's order key.
+    pub fn key(&self) -> Keyset {
+        Keyset { at: self.created_at, id: self.id }
+    }
 }
 
 /// A validated title: trimmed, 1 to [`TITLE_MAX_CHARS`] characters.
@@ -53,34 +61,52 @@ impl Body {
     }
 }
 
-/// One page of a listing.
-#[derive(Debug, Serialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub page: i64,
-    pub per_page: i64,
-    pub total: i64,
-}
-
-/// Newest first; `page` counts from 1.
-pub async fn list(conn: &mut AsyncPgConnection, owner: Uuid, page: i64, per_page: i64) -> QueryResult<Page<Note>> {
-    let total = notes::table.filter(notes::owner_id.eq(owner)).count().get_result(conn).await?;
-    let items = notes::table
-        .filter(notes::owner_id.eq(owner))
+/// A page of the notes of the session whose token digest is `session`, newest first, starting after `after` (the
+/// first page without). The session is checked in the same query, so an authenticated read is one round trip; a
+/// session that is unknown, expired or logged out gives `None` at once, whichever replica served the logout.
+/// `count` adds the owner's total (a count over all their notes: only when asked).
+pub async fn list_in_session(
+    conn: &mut AsyncPgConnection,
+    session: &[u8],
+    after: Option<Keyset>,
+    per_page: i64,
+    count: bool,
+) -> QueryResult<Option<Page<Note>>> {
+    let rows: Vec<(Uuid, Option<Note>)> = sessions::table
+        .left_join(notes::table.on(notes::owner_id.eq(sessions::user_id).and(keyset::after(
+            "notes.created_at",
+            "notes.id",
+            after.unwrap_or_else(Keyset::start),
+        ))))
+        .filter(sessions::token_hash.eq(session))
+        .filter(sessions::expires_at.gt(Utc::now()))
         .order((notes::created_at.desc(), notes::id.desc()))
-        .limit(per_page)
-        .offset((page - 1).saturating_mul(per_page))
-        .select(Note::as_select())
+        .limit(per_page + 1)
+        .select((sessions::user_id, Option::<Note>::as_select()))
         .load(conn)
         .await?;
-    Ok(Page { items, page, per_page, total })
+    // No row at all: no session. A session with no (more) notes gives one row without a note.
+    let Some(&(owner, _)) = rows.as_slice().first() else { return Ok(None) };
+    let notes: Vec<Note> = rows.into_iter().filter_map(|(_, note)| note).collect();
+    let mut page = Page::from_rows(notes, per_page, Note::key);
+    if count {
+        page.total = Some(notes::table.filter(notes::owner_id.eq(owner)).count().get_result(conn).await?);
+    }
+    Ok(Some(page))
 }
 
-pub async fn get(conn: &mut AsyncPgConnection, owner: Uuid, id: Uuid) -> QueryResult<Option<Note>> {
-    notes::table
-        .filter(notes::owner_id.eq(owner))
-        .filter(notes::id.eq(id))
-        .select(Note::as_select())
+/// One note of the session whose token digest is `session`, in one query with the session check: `None` without a
+/// valid session, `Some(None)` when the note does not exist or is someone else's.
+pub async fn get_in_session(
+    conn: &mut AsyncPgConnection,
+    session: &[u8],
+    id: Uuid,
+) -> QueryResult<Option<Option<Note>>> {
+    sessions::table
+        .left_join(notes::table.on(notes::owner_id.eq(sessions::user_id).and(notes::id.eq(id))))
+        .filter(sessions::token_hash.eq(session))
+        .filter(sessions::expires_at.gt(Utc::now()))
+        .select(Option::<Note>::as_select())
         .first(conn)
         .await
         .optional()

@@ -7,6 +7,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::models::keyset::{self, Keyset, Page};
 use crate::schema::{outbox, task_runs, tasks, workers};
 use crate::tasks::{Envelope, RunState, Task, TaskState};
 
@@ -107,32 +108,49 @@ pub async fn mark_published(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryR
         .await
 }
 
-/// The state of a task, if it exists.
-pub async fn state(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Option<TaskState>> {
-    tasks::table.find(task_id).select(tasks::state).first(conn).await.optional()
-}
-
 /// Locks the task's row for the rest of the transaction and returns its state.
 pub async fn lock_state(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Option<TaskState>> {
     tasks::table.find(task_id).select(tasks::state).for_update().first(conn).await.optional()
 }
 
-/// Records the start of an attempt: the task is `running` (unless it already succeeded) and a `task_runs` row
-/// exists. A message whose `tasks` row is missing (published by hand) gets one.
+/// Records the start of an attempt in one statement (one commit): the task is `running` and a `task_runs` row
+/// exists. `None` when the task already succeeded (a redelivered message): nothing is recorded and it must not run.
+/// A message whose `tasks` row is missing (published by hand) gets one.
 pub async fn start_run(
     conn: &mut AsyncPgConnection,
     envelope: &Envelope,
     queue: &str,
     max_attempts: u32,
     worker_id: &str,
-) -> QueryResult<i64> {
+) -> QueryResult<Option<i64>> {
+    use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
+    #[derive(QueryableByName)]
+    struct Started {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
     let attempt = i32::try_from(envelope.attempt).unwrap_or(i32::MAX);
-    let updated = diesel::update(tasks::table.find(envelope.task_id).filter(tasks::state.ne(TaskState::Succeeded)))
-        .set((tasks::state.eq(TaskState::Running), tasks::attempts.eq(attempt), tasks::updated_at.eq(Utc::now())))
-        .execute(conn)
-        .await?;
-    if updated == 0 {
-        diesel::insert_into(tasks::table)
+    let started: Option<Started> = diesel::sql_query(
+        "WITH task AS (
+             UPDATE tasks SET state = 'running', attempts = $2, updated_at = now()
+             WHERE task_id = $1 AND state <> 'succeeded' RETURNING task_id
+         )
+         INSERT INTO task_runs (task_id, task_name, attempt, state, worker_id)
+         SELECT task_id, $3, $2, 'running', $4 FROM task RETURNING id",
+    )
+    .bind::<SqlUuid, _>(envelope.task_id)
+    .bind::<Integer, _>(attempt)
+    .bind::<Text, _>(&envelope.task)
+    .bind::<Text, _>(worker_id)
+    .get_result(conn)
+    .await
+    .optional()?;
+    if let Some(started) = started {
+        return Ok(Some(started.id));
+    }
+    // Succeeded already, or no `tasks` row at all (a message published by hand): the rare path.
+    conn.transaction(async |conn| {
+        let inserted = diesel::insert_into(tasks::table)
             .values((
                 tasks::task_id.eq(envelope.task_id),
                 tasks::task_name.eq(&envelope.task),
@@ -145,22 +163,28 @@ pub async fn start_run(
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;
-    }
-    diesel::insert_into(task_runs::table)
-        .values((
-            task_runs::task_id.eq(envelope.task_id),
-            task_runs::task_name.eq(&envelope.task),
-            task_runs::attempt.eq(attempt),
-            task_runs::state.eq(RunState::Running),
-            task_runs::worker_id.eq(worker_id),
-        ))
-        .returning(task_runs::id)
-        .get_result(conn)
-        .await
+        if inserted == 0 {
+            return Ok(None);
+        }
+        diesel::insert_into(task_runs::table)
+            .values((
+                task_runs::task_id.eq(envelope.task_id),
+                task_runs::task_name.eq(&envelope.task),
+                task_runs::attempt.eq(attempt),
+                task_runs::state.eq(RunState::Running),
+                task_runs::worker_id.eq(worker_id),
+            ))
+            .returning(task_runs::id)
+            .get_result(conn)
+            .await
+            .map(Some)
+    })
+    .await
 }
 
-/// Inside the task's transaction: the task succeeded.
-pub async fn mark_succeeded(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<()> {
+/// Inside the task's transaction: the task and its run `run_id` succeeded. Committed with the task's effect, so
+/// a successful attempt costs one commit beyond [`start_run`].
+pub async fn mark_succeeded(conn: &mut AsyncPgConnection, task_id: Uuid, run_id: i64) -> QueryResult<()> {
     let now = Utc::now();
     diesel::update(tasks::table.find(task_id))
         .set((
@@ -169,6 +193,10 @@ pub async fn mark_succeeded(conn: &mut AsyncPgConnection, task_id: Uuid) -> Quer
             tasks::updated_at.eq(now),
             tasks::finished_at.eq(now),
         ))
+        .execute(conn)
+        .await?;
+    diesel::update(task_runs::table.find(run_id))
+        .set((task_runs::state.eq(RunState::Succeeded), task_runs::finished_at.eq(now)))
         .execute(conn)
         .await?;
     Ok(())
@@ -226,14 +254,32 @@ pub struct TaskRecord {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// Newest first, optionally only one state.
-pub async fn list(conn: &mut AsyncPgConnection, state: Option<TaskState>, limit: i64) -> QueryResult<Vec<TaskRecord>> {
-    let mut query =
-        tasks::table.order(tasks::updated_at.desc()).limit(limit).select(TaskRecord::as_select()).into_boxed();
+impl TaskRecord {
+    /// The history's order key: latest activity first.
+    pub fn key(&self) -> Keyset {
+        Keyset { at: self.updated_at, id: self.task_id }
+    }
+}
+
+/// A page of the task history, latest activity first, optionally only one state, starting after `after`.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    state: Option<TaskState>,
+    after: Option<Keyset>,
+    per_page: i64,
+) -> QueryResult<Page<TaskRecord>> {
+    let mut query = tasks::table
+        .order((tasks::updated_at.desc(), tasks::task_id.desc()))
+        .limit(per_page + 1)
+        .select(TaskRecord::as_select())
+        .into_boxed();
     if let Some(state) = state {
         query = query.filter(tasks::state.eq(state));
     }
-    query.load(conn).await
+    if let Some(cursor) = after {
+        query = query.filter(keyset::after("tasks.updated_at", "tasks.task_id", cursor));
+    }
+    Ok(Page::from_rows(query.load(conn).await?, per_page, TaskRecord::key))
 }
 
 pub async fn get(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Option<TaskRecord>> {

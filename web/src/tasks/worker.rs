@@ -270,30 +270,27 @@ async fn run_one(shared: &Shared, publisher: &Publisher, envelope: &Envelope, ki
         Ok(conn) => conn,
         Err(err) => return Verdict::Requeue(format!("{err:#}")),
     };
-    match store::state(&mut conn, envelope.task_id).await {
-        Ok(Some(TaskState::Succeeded)) => {
+    let run_id = match store::start_run(&mut conn, envelope, kind.queue, kind.max_attempts, &shared.worker_id).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
             tracing::info!("already succeeded; acknowledging without running again");
             return Verdict::Ack;
         }
-        Ok(_) => {}
-        Err(err) => return Verdict::Requeue(format!("reading task state: {err}")),
-    }
-    let run_id = match store::start_run(&mut conn, envelope, kind.queue, kind.max_attempts, &shared.worker_id).await {
-        Ok(id) => id,
         Err(err) => return Verdict::Requeue(format!("recording the run: {err}")),
     };
     let started = Instant::now();
-    let result = execute(&mut conn, &shared.services, envelope, kind).await;
+    let result = execute(&mut conn, &shared.services, envelope, kind, run_id).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     drop(conn);
     let (error, dead) = match result {
         Ok(ran) => {
             if matches!(ran, Ran::AlreadyDone) {
+                // A duplicate that started a run while the first delivery was still running: close its run.
                 tracing::info!("a duplicate delivery found the task already succeeded");
+                record(shared, run_id, None, None).await;
             } else {
                 tracing::info!(elapsed_ms, "task succeeded");
             }
-            record(shared, run_id, None, None).await;
             return Verdict::Ack;
         }
         Err(RunError::Task(TaskError::Payload(err))) => (format!("payload does not match the task: {err}"), true),
@@ -304,12 +301,13 @@ async fn run_one(shared: &Shared, publisher: &Publisher, envelope: &Envelope, ki
     fail(shared, publisher, envelope, kind, failure).await
 }
 
-/// Runs the task in a transaction that also marks it succeeded, under the task row's lock.
+/// Runs the task in a transaction that also marks it and its run succeeded, under the task row's lock.
 async fn execute(
     conn: &mut db::DbConn,
     services: &Services,
     envelope: &Envelope,
     kind: TaskKind,
+    run_id: i64,
 ) -> Result<Ran, RunError> {
     conn.transaction(async |conn| {
         // Serializes duplicates of one task; the second finds it succeeded.
@@ -325,7 +323,7 @@ async fn execute(
                 return Err(RunError::Task(TaskError::Failed(err)));
             }
         }
-        store::mark_succeeded(conn, envelope.task_id).await?;
+        store::mark_succeeded(conn, envelope.task_id, run_id).await?;
         Ok(Ran::Done)
     })
     .await
