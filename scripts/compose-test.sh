@@ -132,34 +132,35 @@ wait_healthy() {
 # the caller's check_data proves is there.
 plain_commands() {
   local before after listed service
+  local cmd="docker-compose${*:+ $*}"
   before=$(plain "$@" ps -q | sort)
-  [ -n "$before" ] || fail "plain docker-compose ${*} ps finds no container: .env does not name the stack"
-  plain "$@" up -d >"$work/plain-up.log" 2>&1 || { cat "$work/plain-up.log"; fail "plain docker-compose ${*} up -d failed"; }
+  [ -n "$before" ] || fail "plain $cmd ps finds no container: .env does not name the stack"
+  plain "$@" up -d >"$work/plain-up.log" 2>&1 || { cat "$work/plain-up.log"; fail "plain $cmd up -d failed"; }
   after=$(plain "$@" ps -q | sort)
-  [ "$before" = "$after" ] || { cat "$work/plain-up.log"; fail "plain docker-compose ${*} up -d recreated containers"; }
+  [ "$before" = "$after" ] || { cat "$work/plain-up.log"; fail "plain $cmd up -d recreated containers"; }
   ! grep -qiE 'recreating|building|pulling' "$work/plain-up.log" \
-    || { cat "$work/plain-up.log"; fail "plain docker-compose ${*} up -d rebuilt or recreated something"; }
-  pass "docker-compose ${*} up -d: every container kept (same ids, nothing built or pulled)"
+    || { cat "$work/plain-up.log"; fail "plain $cmd up -d rebuilt or recreated something"; }
+  pass "$cmd up -d: every container kept (same ids, nothing built or pulled)"
   listed=$(plain "$@" ps)
   for service in $(plain "$@" config --services); do
     [ "$service" = migrate ] && continue # a one-off: it ran and exited
-    grep -qE "[_-]${service}[_-]1 " <<<"$listed" || fail "docker-compose ${*} ps does not list $service: $listed"
+    grep -qE "[_-]${service}[_-]1 " <<<"$listed" || fail "$cmd ps does not list $service: $listed"
   done
-  pass "docker-compose ${*} ps lists every service"
+  pass "$cmd ps lists every service"
   listed=$(plain "$@" logs --no-color --tail 5 web)
-  [ -n "$listed" ] || fail "docker-compose ${*} logs web shows nothing"
-  pass "docker-compose ${*} logs web"
-  plain "$@" restart worker >/dev/null 2>&1 || fail "docker-compose ${*} restart worker failed"
+  [ -n "$listed" ] || fail "$cmd logs web shows nothing"
+  pass "$cmd logs web"
+  plain "$@" restart worker >/dev/null 2>&1 || fail "$cmd restart worker failed"
   sleep 3
   wait_healthy "$@"
-  pass "docker-compose ${*} restart worker: healthy again"
-  plain "$@" down >/dev/null 2>&1 || fail "docker-compose ${*} down failed"
-  [ -z "$(plain "$@" ps -q)" ] || fail "containers left after docker-compose ${*} down"
-  plain "$@" up -d >"$work/plain-up.log" 2>&1 || { cat "$work/plain-up.log"; fail "docker-compose ${*} up -d after down failed"; }
+  pass "$cmd restart worker: healthy again"
+  plain "$@" down >/dev/null 2>&1 || fail "$cmd down failed"
+  [ -z "$(plain "$@" ps -q)" ] || fail "containers left after $cmd down"
+  plain "$@" up -d >"$work/plain-up.log" 2>&1 || { cat "$work/plain-up.log"; fail "$cmd up -d after down failed"; }
   wait_healthy "$@"
   # nginx may have resolved the old web address; the stack's own healthchecks passed, so ask through it now.
   check_data
-  pass "docker-compose ${*} down, then up -d: healthy, and the data is still there"
+  pass "$cmd down, then up -d: healthy, and the data is still there"
 }
 
 # --- 1 -----------------------------------------------------------------------------------------------------------
@@ -305,7 +306,7 @@ plain_commands
 
 # --- 6 -----------------------------------------------------------------------------------------------------------
 step "dev.yml: the basic-auth wall"
-if [ $keep -eq 0 ]; then "${local_stack[@]}" down -v --remove-orphans >/dev/null; fi
+if [ $keep -eq 0 ]; then "${local_stack[@]}" down -v --remove-orphans >/dev/null 2>&1; fi
 dev_http=$((port + 1)) dev_https=$((port + 2))
 COMPOSE_PROJECT_NAME=${project}dev HTTP_PORT=$dev_http HTTPS_PORT=$dev_https \
   ./install_docker.sh --env dev --timeout 400 >"$work/dev.log" 2>&1 \
@@ -341,7 +342,7 @@ check_data() {
   [ "$code" = 200 ] || fail "the dev tester cannot log in any more (HTTP $code): the account is gone"
 }
 plain_commands -f dev.yml
-"${dev_stack[@]}" down -v --remove-orphans >/dev/null
+"${dev_stack[@]}" down -v --remove-orphans >/dev/null 2>&1
 
 # --- 7 -----------------------------------------------------------------------------------------------------------
 step "prod.yml: config, its Swarm form, and the stack over TLS"
@@ -370,7 +371,7 @@ for service in postgres rabbitmq; do
   [ "$networks" = "${project}prod_backend " ] || fail "prod $service is on: $networks"
 done
 pass "prod PostgreSQL and RabbitMQ only on the internal network"
-"${prod_stack[@]}" down -v --remove-orphans >/dev/null
+"${prod_stack[@]}" down -v --remove-orphans >/dev/null 2>&1
 
 # --- 8 -----------------------------------------------------------------------------------------------------------
 step "by hand: the env sample with secrets, a .env, docker-compose up -d (fresh copy)"
@@ -399,7 +400,7 @@ rm -f "$work/cookies"
 expect 200 "$(http GET /)" "by hand: the site answers through nginx"
 expect 201 "$(http POST /api/auth/signup -H 'Content-Type: application/json' \
   -d '{"email":"by-hand@example.com","password":"correct horse battery staple"}')" "by hand: migrated (a signup works)"
-"${hand_stack[@]}" down -v --remove-orphans >/dev/null
+"${hand_stack[@]}" down -v --remove-orphans >/dev/null 2>&1
 cd "$root"
 rm -rf "$hand"
 
