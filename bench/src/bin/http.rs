@@ -27,6 +27,9 @@ struct Opts {
     /// Notes of the one user, per round.
     #[arg(long, value_delimiter = ',', default_values_t = [10_000, 1_000_000])]
     notes: Vec<u64>,
+    /// Notes per list page.
+    #[arg(long, default_value_t = 20)]
+    per_page: u32,
     /// Seconds of each wrk run.
     #[arg(long, default_value_t = 10)]
     seconds: u32,
@@ -94,36 +97,40 @@ fn watch_rss(pid: u32, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<f64> {
     })
 }
 
-/// Sends `rate` requests per second for `seconds`, each at its scheduled time whatever the previous ones did (an
-/// open loop), and returns p50 and p99 measured from the scheduled time, plus the failures.
+/// Sends `rate` requests per second for `seconds`, each due at its own time whatever the others do (an open
+/// loop, so a slow answer cannot hide the queue behind it): 64 connections take the requests in turn, and each
+/// latency counts from the time the request was due. Returns p50 and p99 in ms, and the failures.
 async fn open_loop(url: &str, cookie: &str, rate: f64, seconds: u32) -> anyhow::Result<(f64, f64, u64)> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let total = (rate * f64::from(seconds)) as u64;
+    const CONNECTIONS: usize = 64;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CONNECTIONS).build()?;
+    let total = (rate * f64::from(seconds)) as usize;
     let interval = Duration::from_secs_f64(1.0 / rate);
-    let start = tokio::time::Instant::now();
-    let mut handles = Vec::with_capacity(usize::try_from(total)?);
-    for n in 0..total {
-        let due = start + interval.mul_f64(n as f64);
-        tokio::time::sleep_until(due).await;
+    let start = tokio::time::Instant::now() + Duration::from_millis(100);
+    let mut connections = tokio::task::JoinSet::new();
+    for first in 0..CONNECTIONS {
         let (client, url, cookie) = (client.clone(), url.to_string(), cookie.to_string());
-        handles.push(tokio::spawn(async move {
-            let ok = client
-                .get(&url)
-                .header("Cookie", cookie)
-                .send()
-                .await
-                .map(|r| r.status().is_success())
-                .unwrap_or(false);
-            (due.elapsed().as_secs_f64() * 1000.0, ok)
-        }));
+        connections.spawn(async move {
+            let (mut latencies, mut failed) = (Vec::new(), 0u64);
+            for n in (first..total).step_by(CONNECTIONS) {
+                let due = start + interval.mul_f64(n as f64);
+                tokio::time::sleep_until(due).await;
+                let ok = match client.get(&url).header("Cookie", &cookie).send().await {
+                    Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                latencies.push(due.elapsed().as_secs_f64() * 1000.0);
+                failed += u64::from(!ok);
+            }
+            (latencies, failed)
+        });
     }
-    let mut latencies = Vec::with_capacity(handles.len());
-    let mut failed = 0;
-    for handle in handles {
-        let (ms, ok) = handle.await?;
-        latencies.push(ms);
-        failed += u64::from(!ok);
+    let (mut latencies, mut failed) = (Vec::with_capacity(total), 0);
+    while let Some(done) = connections.join_next().await {
+        let (part, part_failed) = done?;
+        latencies.extend(part);
+        failed += part_failed;
     }
+    anyhow::ensure!(!latencies.is_empty(), "no request was sent");
     latencies.sort_by(f64::total_cmp);
     let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
     Ok((at(0.5), at(0.99), failed))
@@ -194,7 +201,8 @@ async fn session(base: &str) -> anyhow::Result<String> {
 struct Row {
     name: String,
     load: Load,
-    half: (f64, f64, u64),
+    /// p50, p99 and failures at half the peak rate; `None` where not measured.
+    half: Option<(f64, f64, u64)>,
     ceiling: &'static str,
     ceiling_rps: f64,
 }
@@ -205,9 +213,11 @@ async fn measure(
     cookie: &str,
     seconds: u32,
     ceiling: (&'static str, f64),
+    at_half: bool,
 ) -> anyhow::Result<Row> {
     let load = bench::wrk(url, &[format!("Cookie: {cookie}")], 64, seconds).await?;
-    let half = open_loop(url, cookie, (load.rps / 2.0).max(1.0), seconds.min(10)).await?;
+    let half =
+        if at_half { Some(open_loop(url, cookie, (load.rps / 2.0).max(1.0), seconds.min(10)).await?) } else { None };
     Ok(Row { name, load, half, ceiling: ceiling.0, ceiling_rps: ceiling.1 })
 }
 
@@ -254,8 +264,9 @@ async fn main() -> anyhow::Result<()> {
                 client.query_one("SELECT id FROM notes ORDER BY created_at DESC LIMIT 1", &[]).await?.get(0);
             let deep = client
                 .query_one(
-                    "SELECT created_at, id FROM notes ORDER BY created_at DESC, id DESC OFFSET 1999 LIMIT 1",
-                    &[],
+                    "SELECT created_at, id FROM notes ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1",
+                    // The last note of page 100: the cursor of page 101.
+                    &[&(i64::from(opts.per_page) * 100 - 1)],
                 )
                 .await?;
             let cursor = Keyset { at: deep.get(0), id: deep.get(1) }.encode();
@@ -270,22 +281,25 @@ async fn main() -> anyhow::Result<()> {
                     &cookie,
                     opts.seconds,
                     ("pgbench -S", select_tps),
+                    true,
                 )
                 .await?,
                 measure(
                     format!("GET /api/notes first page ({count})"),
-                    &format!("{base}/api/notes?per_page=20"),
+                    &format!("{base}/api/notes?per_page={}", opts.per_page),
                     &cookie,
                     opts.seconds,
                     ("pgbench -S", select_tps),
+                    true,
                 )
                 .await?,
                 measure(
                     format!("GET /api/notes page 101 by cursor ({count})"),
-                    &format!("{base}/api/notes?per_page=20&cursor={cursor}"),
+                    &format!("{base}/api/notes?per_page={}&cursor={cursor}", opts.per_page),
                     &cookie,
                     opts.seconds,
                     ("pgbench -S", select_tps),
+                    true,
                 )
                 .await?,
             ];
@@ -298,6 +312,7 @@ async fn main() -> anyhow::Result<()> {
                         &cookie,
                         opts.seconds,
                         ("nginx static", static_load.rps),
+                        false,
                     )
                     .await?,
                 );
@@ -314,20 +329,23 @@ async fn main() -> anyhow::Result<()> {
 
     println!();
     println!(
-        "{:<44} {:>9} {:>8} {:>8} {:>7} | {:>9} {:>9} {:>6} | {:<12} {:>6}",
-        "request", "peak rps", "p50 ms", "p99 ms", "errors", "half rps", "p99 ms", "fail", "ceiling", "ratio"
+        "{:<44} {:>9} {:>8} {:>8} {:>7} | {:>9} {:>8} {:>8} {:>5} | {:<12} {:>6}",
+        "request", "peak rps", "p50 ms", "p99 ms", "errors", "half rps", "p50 ms", "p99 ms", "fail", "ceiling", "ratio"
     );
     for row in &rows {
+        let half = match row.half {
+            Some((p50, p99, failed)) => {
+                format!("{:>9.0} {p50:>8.2} {p99:>8.2} {failed:>5}", row.load.rps / 2.0)
+            }
+            None => format!("{:>9} {:>8} {:>8} {:>5}", "-", "-", "-", "-"),
+        };
         println!(
-            "{:<44} {:>9.0} {:>8.2} {:>8.2} {:>7} | {:>9.0} {:>9.2} {:>6} | {:<12} {:>6.2}",
+            "{:<44} {:>9.0} {:>8.2} {:>8.2} {:>7} | {half} | {:<12} {:>6.2}",
             row.name,
             row.load.rps,
             row.load.p50_ms,
             row.load.p99_ms,
             row.load.errors,
-            row.load.rps / 2.0,
-            row.half.1,
-            row.half.2,
             row.ceiling,
             row.load.rps / row.ceiling_rps
         );

@@ -28,8 +28,8 @@ struct Opts {
     /// Worker process counts to compare.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 2])]
     workers: Vec<usize>,
-    /// Tasks each worker runs at once.
-    #[arg(long, default_value_t = 8)]
+    /// Tasks each worker runs at once (the worker's default).
+    #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Connections enqueueing at once, each task in its own transaction.
     #[arg(long, default_value_t = 8)]

@@ -15,7 +15,10 @@ pub struct Opts {}
 pub async fn run(_opts: Opts) -> anyhow::Result<ExitCode> {
     let config = Arc::new(Config::from_env()?);
     telemetry::init(&config.log);
-    let pool = db::pool(&config.database)?;
+    // Every running task holds a connection for its transaction; the relay and the heartbeat need one more each.
+    let mut database = config.database.clone();
+    database.pool_size = database.pool_size.max(config.worker.concurrency + 2);
+    let pool = db::pool(&database)?;
     let services = Services { mailer: Mailer::from_config(&config.mail)?, config: config.clone() };
     let registry = tasks::registry();
     let shutdown = super::shutdown_signal()?;

@@ -6,7 +6,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SubsecRound as _, Utc};
-use diesel::dsl::sql;
+use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::result::QueryResult;
 use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
 use serde::Serialize;
 use uuid::Uuid;
@@ -63,21 +66,47 @@ impl<T> Page<T> {
     }
 }
 
-type Literal<T> = diesel::expression::SqlLiteral<Bool, T>;
-type Bind<Q, T, ST> = diesel::expression::UncheckedBind<Q, diesel::dsl::AsExprOf<T, ST>>;
-/// The expression [`after`] builds: usable in `WHERE` and in a join's `ON`.
-pub type After =
-    Literal<Bind<Literal<Bind<diesel::expression::SqlLiteral<Bool>, DateTime<Utc>, Timestamptz>>, Uuid, SqlUuid>>;
+/// `(at, id) < (cursor.at, cursor.id)`: "after `cursor`" for a listing ordered by `(at DESC, id DESC)`. A row
+/// comparison, which PostgreSQL answers with one range scan of an index in that order. Written as a typed
+/// expression rather than an SQL literal so that the query stays a cached prepared statement (diesel never caches
+/// a query holding `sql()`).
+#[derive(Debug, Clone, Copy, QueryId)]
+pub struct Before<At, Id> {
+    at: At,
+    id: Id,
+    cursor: Keyset,
+}
 
-/// The SQL condition "after `cursor`" for a listing ordered by `(at_column DESC, id_column DESC)`: a row comparison,
-/// which PostgreSQL answers with one range scan of an index in that order. The column names are the caller's
-/// constants, never input.
-pub fn after(at_column: &'static str, id_column: &'static str, cursor: Keyset) -> After {
-    sql::<Bool>(&format!("({at_column}, {id_column}) < ("))
-        .bind::<Timestamptz, _>(cursor.at)
-        .sql(", ")
-        .bind::<SqlUuid, _>(cursor.id)
-        .sql(")")
+/// [`Before`] for the columns `at` and `id`.
+pub fn after<At, Id>(at: At, id: Id, cursor: Keyset) -> Before<At, Id> {
+    Before { at, id, cursor }
+}
+
+impl<At, Id> Expression for Before<At, Id> {
+    type SqlType = Bool;
+}
+
+impl<At: QueryFragment<Pg>, Id: QueryFragment<Pg>> QueryFragment<Pg> for Before<At, Id> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("(");
+        self.at.walk_ast(out.reborrow())?;
+        out.push_sql(", ");
+        self.id.walk_ast(out.reborrow())?;
+        out.push_sql(") < (");
+        out.push_bind_param::<Timestamptz, _>(&self.cursor.at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SqlUuid, _>(&self.cursor.id)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<At: AppearsOnTable<QS>, Id: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for Before<At, Id> {}
+
+impl<At: SelectableExpression<QS>, Id: SelectableExpression<QS>, QS> SelectableExpression<QS> for Before<At, Id> {}
+
+impl<At: ValidGrouping<GB>, Id: ValidGrouping<GB>, GB> ValidGrouping<GB> for Before<At, Id> {
+    type IsAggregate = At::IsAggregate;
 }
 
 #[cfg(test)]

@@ -7,7 +7,11 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::models::keyset::{self, Keyset, Page};
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+
+use crate::models::keyset::{Keyset, Page};
 use crate::schema::{notes, sessions};
 
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -72,27 +76,56 @@ pub async fn list_in_session(
     per_page: i64,
     count: bool,
 ) -> QueryResult<Option<Page<Note>>> {
-    let rows: Vec<(Uuid, Option<Note>)> = sessions::table
-        .left_join(notes::table.on(notes::owner_id.eq(sessions::user_id).and(keyset::after(
-            "notes.created_at",
-            "notes.id",
-            after.unwrap_or_else(Keyset::start),
-        ))))
-        .filter(sessions::token_hash.eq(session))
-        .filter(sessions::expires_at.gt(Utc::now()))
-        .order((notes::created_at.desc(), notes::id.desc()))
-        .limit(per_page + 1)
-        .select((sessions::user_id, Option::<Note>::as_select()))
-        .load(conn)
-        .await?;
+    let query =
+        SessionPage { session: session.to_vec(), after: after.unwrap_or_else(Keyset::start), limit: per_page + 1 };
+    let rows: Vec<PageRow> = query.load(conn).await?;
     // No row at all: no session. A session with no (more) notes gives one row without a note.
-    let Some(&(owner, _)) = rows.as_slice().first() else { return Ok(None) };
-    let notes: Vec<Note> = rows.into_iter().filter_map(|(_, note)| note).collect();
-    let mut page = Page::from_rows(notes, per_page, Note::key);
+    let Some(owner) = rows.as_slice().first().map(|row| row.0) else { return Ok(None) };
+    let notes = rows.into_iter().filter_map(|(_, id, title, body, created_at, updated_at)| {
+        Some(Note { id: id?, title: title?, body: body?, created_at: created_at?, updated_at: updated_at? })
+    });
+    let mut page = Page::from_rows(notes.collect(), per_page, Note::key);
     if count {
         page.total = Some(notes::table.filter(notes::owner_id.eq(owner)).count().get_result(conn).await?);
     }
     Ok(Some(page))
+}
+
+/// The session's user and one page of their notes (or one row of NULLs: a session without notes to show).
+type PageRow = (Uuid, Option<Uuid>, Option<String>, Option<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The page query of [`list_in_session`]: SQL diesel's DSL cannot say (LATERAL), as a typed query so that it is a
+/// cached prepared statement. LATERAL reads the page from the index in its order and stops at the limit before the
+/// join; a plain left join would sort every note of the owner first.
+#[derive(Debug, QueryId)]
+struct SessionPage {
+    session: Vec<u8>,
+    after: Keyset,
+    limit: i64,
+}
+
+impl Query for SessionPage {
+    type SqlType =
+        (SqlUuid, Nullable<SqlUuid>, Nullable<Text>, Nullable<Text>, Nullable<Timestamptz>, Nullable<Timestamptz>);
+}
+
+impl QueryFragment<Pg> for SessionPage {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT s.user_id, n.id, n.title, n.body, n.created_at, n.updated_at FROM sessions s \
+             LEFT JOIN LATERAL (SELECT id, title, body, created_at, updated_at FROM notes \
+             WHERE owner_id = s.user_id AND (created_at, id) < (",
+        );
+        out.push_bind_param::<Timestamptz, _>(&self.after.at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SqlUuid, _>(&self.after.id)?;
+        out.push_sql(") ORDER BY created_at DESC, id DESC LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(") n ON true WHERE s.token_hash = ");
+        out.push_bind_param::<Bytea, _>(&self.session)?;
+        out.push_sql(" AND s.expires_at > now() ORDER BY n.created_at DESC, n.id DESC");
+        Ok(())
+    }
 }
 
 /// One note of the session whose token digest is `session`, in one query with the session check: `None` without a

@@ -7,6 +7,10 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
 
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
+
 use crate::models::keyset::{self, Keyset, Page};
 use crate::schema::{outbox, task_runs, tasks, workers};
 use crate::tasks::{Envelope, RunState, Task, TaskState};
@@ -123,30 +127,11 @@ pub async fn start_run(
     max_attempts: u32,
     worker_id: &str,
 ) -> QueryResult<Option<i64>> {
-    use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
-    #[derive(QueryableByName)]
-    struct Started {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
     let attempt = i32::try_from(envelope.attempt).unwrap_or(i32::MAX);
-    let started: Option<Started> = diesel::sql_query(
-        "WITH task AS (
-             UPDATE tasks SET state = 'running', attempts = $2, updated_at = now()
-             WHERE task_id = $1 AND state <> 'succeeded' RETURNING task_id
-         )
-         INSERT INTO task_runs (task_id, task_name, attempt, state, worker_id)
-         SELECT task_id, $3, $2, 'running', $4 FROM task RETURNING id",
-    )
-    .bind::<SqlUuid, _>(envelope.task_id)
-    .bind::<Integer, _>(attempt)
-    .bind::<Text, _>(&envelope.task)
-    .bind::<Text, _>(worker_id)
-    .get_result(conn)
-    .await
-    .optional()?;
-    if let Some(started) = started {
-        return Ok(Some(started.id));
+    let query = StartRun { task_id: envelope.task_id, attempt, task_name: &envelope.task, worker_id };
+    let started: Option<i64> = query.get_result(conn).await.optional()?;
+    if let Some(run_id) = started {
+        return Ok(Some(run_id));
     }
     // Succeeded already, or no `tasks` row at all (a message published by hand): the rare path.
     conn.transaction(async |conn| {
@@ -182,24 +167,66 @@ pub async fn start_run(
     .await
 }
 
-/// Inside the task's transaction: the task and its run `run_id` succeeded. Committed with the task's effect, so
-/// a successful attempt costs one commit beyond [`start_run`].
+/// Inside the task's transaction: the task and its run `run_id` succeeded, in one statement. Committed with the
+/// task's effect, so a successful attempt costs one commit beyond [`start_run`].
 pub async fn mark_succeeded(conn: &mut AsyncPgConnection, task_id: Uuid, run_id: i64) -> QueryResult<()> {
-    let now = Utc::now();
-    diesel::update(tasks::table.find(task_id))
-        .set((
-            tasks::state.eq(TaskState::Succeeded),
-            tasks::last_error.eq(None::<String>),
-            tasks::updated_at.eq(now),
-            tasks::finished_at.eq(now),
-        ))
-        .execute(conn)
-        .await?;
-    diesel::update(task_runs::table.find(run_id))
-        .set((task_runs::state.eq(RunState::Succeeded), task_runs::finished_at.eq(now)))
-        .execute(conn)
-        .await?;
+    MarkSucceeded { task_id, run_id }.execute(conn).await?;
     Ok(())
+}
+
+/// The statement of [`start_run`]: the task becomes `running` (unless it succeeded) and, only then, its run row is
+/// inserted. A typed query rather than `sql_query`, so that it is a cached prepared statement.
+#[derive(Debug)]
+struct StartRun<'a> {
+    task_id: Uuid,
+    attempt: i32,
+    task_name: &'a str,
+    worker_id: &'a str,
+}
+
+impl QueryId for StartRun<'_> {
+    type QueryId = StartRun<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for StartRun<'_> {
+    type SqlType = BigInt;
+}
+
+impl QueryFragment<Pg> for StartRun<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH task AS (UPDATE tasks SET state = 'running', attempts = ");
+        out.push_bind_param::<Integer, _>(&self.attempt)?;
+        out.push_sql(", updated_at = now() WHERE task_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.task_id)?;
+        out.push_sql(" AND state <> 'succeeded' RETURNING task_id) ");
+        out.push_sql("INSERT INTO task_runs (task_id, task_name, attempt, state, worker_id) SELECT task_id, ");
+        out.push_bind_param::<Text, _>(&self.task_name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.attempt)?;
+        out.push_sql(", 'running', ");
+        out.push_bind_param::<Text, _>(&self.worker_id)?;
+        out.push_sql(" FROM task RETURNING id");
+        Ok(())
+    }
+}
+
+/// The statement of [`mark_succeeded`].
+#[derive(Debug, QueryId)]
+struct MarkSucceeded {
+    task_id: Uuid,
+    run_id: i64,
+}
+
+impl QueryFragment<Pg> for MarkSucceeded {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH task AS (UPDATE tasks SET state = 'succeeded', last_error = NULL, updated_at = now(), ");
+        out.push_sql("finished_at = now() WHERE task_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.task_id)?;
+        out.push_sql(") UPDATE task_runs SET state = 'succeeded', finished_at = now() WHERE id = ");
+        out.push_bind_param::<BigInt, _>(&self.run_id)?;
+        Ok(())
+    }
 }
 
 /// Closes a `task_runs` row.
@@ -277,7 +304,7 @@ pub async fn list(
         query = query.filter(tasks::state.eq(state));
     }
     if let Some(cursor) = after {
-        query = query.filter(keyset::after("tasks.updated_at", "tasks.task_id", cursor));
+        query = query.filter(keyset::after(tasks::updated_at, tasks::task_id, cursor));
     }
     Ok(Page::from_rows(query.load(conn).await?, per_page, TaskRecord::key))
 }
