@@ -39,6 +39,13 @@ struct Opts {
     /// The `app` binary (default: next to this one).
     #[arg(long)]
     app: Option<PathBuf>,
+    /// Also measure a running local compose stack (`./install_docker.sh`) of this project name through its nginx,
+    /// from a wrk container on the stack's own network.
+    #[arg(long)]
+    compose_project: Option<String>,
+    /// The stack's published HTTP port on 127.0.0.1, used only to sign in.
+    #[arg(long, default_value_t = 8080)]
+    compose_port: u16,
 }
 
 /// A free port on loopback.
@@ -180,11 +187,12 @@ impl StaticNginx {
     }
 }
 
-/// Signs a user up and returns the `Cookie` header value of its session and its id.
-async fn session(base: &str) -> anyhow::Result<String> {
+/// Signs a new user up; returns the `Cookie` header value of its session and its CSRF token.
+async fn signup(base: &str) -> anyhow::Result<(String, String)> {
+    let email = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
     let response = reqwest::Client::new()
         .post(format!("{base}/api/auth/signup"))
-        .json(&serde_json::json!({ "email": "bench@example.com", "password": "correct horse battery staple" }))
+        .json(&serde_json::json!({ "email": email, "password": "correct horse battery staple" }))
         .send()
         .await?;
     anyhow::ensure!(response.status() == 201, "signup: {}", response.status());
@@ -194,8 +202,79 @@ async fn session(base: &str) -> anyhow::Result<String> {
         .iter()
         .filter_map(|value| value.to_str().ok())
         .find(|value| value.starts_with("session="))
-        .context("no session cookie")?;
-    Ok(cookie.split(';').next().unwrap_or_default().to_string())
+        .context("no session cookie")?
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let body: serde_json::Value = response.json().await?;
+    let csrf = body["csrf_token"].as_str().context("no csrf_token")?.to_string();
+    Ok((cookie, csrf))
+}
+
+async fn session(base: &str) -> anyhow::Result<String> {
+    Ok(signup(base).await?.0)
+}
+
+/// The compose stack's nginx loaded from a wrk container on the stack's network: the static file (nginx's own
+/// ceiling on that path), `/healthz`, one note and the first list page. Returns (name, load, ceiling rps).
+async fn through_compose(project: &str, port: u16, seconds: u32) -> anyhow::Result<Vec<(String, Load, f64)>> {
+    let base_image = if std::process::Command::new("docker")
+        .args(["image", "inspect", "debian:bookworm-slim"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        "debian:bookworm-slim"
+    } else {
+        "local-base/debian:bookworm-slim"
+    };
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"));
+    let built = tokio::process::Command::new("docker")
+        .args(["build", "-q", "-t", "app-bench-wrk:local", "--build-arg", &format!("DEBIAN_IMAGE={base_image}")])
+        .args(["-f", &format!("{dir}/wrk.Dockerfile"), dir])
+        .output()
+        .await
+        .context("docker build of the wrk image")?;
+    anyhow::ensure!(built.status.success(), "building the wrk image: {}", String::from_utf8_lossy(&built.stderr));
+
+    let published = format!("http://127.0.0.1:{port}");
+    let (cookie, csrf) = signup(&published).await.context("signing up through the stack's nginx")?;
+    let note: serde_json::Value = reqwest::Client::new()
+        .post(format!("{published}/api/notes"))
+        .header("Cookie", &cookie)
+        .header("X-CSRF-Token", &csrf)
+        .json(&serde_json::json!({ "title": "bench", "body": "a short body" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = note["id"].as_str().context("no note id")?;
+    let network = format!("{project}_default");
+    let wrk = |path: String, cookie: Option<String>| {
+        let network = network.clone();
+        async move {
+            let mut command = tokio::process::Command::new("docker");
+            command.args(["run", "--rm", "--network", &network, "app-bench-wrk:local"]);
+            command.args(["-t", "2", "-c", "64", "-d", &format!("{seconds}s"), "--latency"]);
+            if let Some(cookie) = cookie {
+                command.args(["-H", &format!("Cookie: {cookie}")]);
+            }
+            let output = command.arg(format!("http://nginx:8080{path}")).output().await?;
+            anyhow::ensure!(output.status.success(), "wrk in a container: {}", String::from_utf8_lossy(&output.stderr));
+            bench::parse_wrk(&String::from_utf8_lossy(&output.stdout))
+        }
+    };
+    let ceiling = wrk("/static/css/site.css".into(), None).await?;
+    let mut rows = vec![("nginx static file (same path)".to_string(), ceiling, ceiling.rps)];
+    for (name, path) in [
+        ("GET /healthz", "/healthz".to_string()),
+        ("GET /api/notes/{id}", format!("/api/notes/{id}")),
+        ("GET /api/notes first page", "/api/notes?per_page=20".to_string()),
+    ] {
+        let load = wrk(path, Some(cookie.clone())).await?;
+        rows.push((format!("{name} via nginx"), load, ceiling.rps));
+    }
+    Ok(rows)
 }
 
 struct Row {
@@ -351,5 +430,23 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!("web role peak resident memory under this load: {peak_rss:.1} MiB");
+
+    if let Some(project) = &opts.compose_project {
+        println!();
+        println!(
+            "through the compose stack {project:?}: wrk in a container on {project}_default, to http://nginx:8080"
+        );
+        println!("{:<44} {:>9} {:>8} {:>8} {:>7} | {:>6}", "request", "rps", "p50 ms", "p99 ms", "errors", "ratio");
+        for (name, load, ceiling) in through_compose(project, opts.compose_port, opts.seconds).await? {
+            println!(
+                "{name:<44} {:>9.0} {:>8.2} {:>8.2} {:>7} | {:>6.2}",
+                load.rps,
+                load.p50_ms,
+                load.p99_ms,
+                load.errors,
+                load.rps / ceiling
+            );
+        }
+    }
     Ok(())
 }

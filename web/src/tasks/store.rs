@@ -195,16 +195,22 @@ impl Query for StartRun<'_> {
 
 impl QueryFragment<Pg> for StartRun<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("WITH task AS (UPDATE tasks SET state = 'running', attempts = ");
+        out.push_sql("WITH task AS (UPDATE tasks SET state = ");
+        out.push_bind_param::<Text, _>(&TaskState::Running)?;
+        out.push_sql(", attempts = ");
         out.push_bind_param::<Integer, _>(&self.attempt)?;
         out.push_sql(", updated_at = now() WHERE task_id = ");
         out.push_bind_param::<SqlUuid, _>(&self.task_id)?;
-        out.push_sql(" AND state <> 'succeeded' RETURNING task_id) ");
+        out.push_sql(" AND state <> ");
+        out.push_bind_param::<Text, _>(&TaskState::Succeeded)?;
+        out.push_sql(" RETURNING task_id) ");
         out.push_sql("INSERT INTO task_runs (task_id, task_name, attempt, state, worker_id) SELECT task_id, ");
         out.push_bind_param::<Text, _>(&self.task_name)?;
         out.push_sql(", ");
         out.push_bind_param::<Integer, _>(&self.attempt)?;
-        out.push_sql(", 'running', ");
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&RunState::Running)?;
+        out.push_sql(", ");
         out.push_bind_param::<Text, _>(&self.worker_id)?;
         out.push_sql(" FROM task RETURNING id");
         Ok(())
@@ -220,10 +226,13 @@ struct MarkSucceeded {
 
 impl QueryFragment<Pg> for MarkSucceeded {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("WITH task AS (UPDATE tasks SET state = 'succeeded', last_error = NULL, updated_at = now(), ");
-        out.push_sql("finished_at = now() WHERE task_id = ");
+        out.push_sql("WITH task AS (UPDATE tasks SET state = ");
+        out.push_bind_param::<Text, _>(&TaskState::Succeeded)?;
+        out.push_sql(", last_error = NULL, updated_at = now(), finished_at = now() WHERE task_id = ");
         out.push_bind_param::<SqlUuid, _>(&self.task_id)?;
-        out.push_sql(") UPDATE task_runs SET state = 'succeeded', finished_at = now() WHERE id = ");
+        out.push_sql(") UPDATE task_runs SET state = ");
+        out.push_bind_param::<Text, _>(&RunState::Succeeded)?;
+        out.push_sql(", finished_at = now() WHERE id = ");
         out.push_bind_param::<BigInt, _>(&self.run_id)?;
         Ok(())
     }
