@@ -353,35 +353,21 @@ async fn main() -> anyhow::Result<()> {
             let stop = Arc::new(AtomicBool::new(false));
             let rss = watch_rss(server.pid(), stop.clone());
             let base = &server.base;
-            let mut local = vec![
-                measure(
-                    format!("GET /api/notes/{{id}} ({count} notes)"),
-                    &format!("{base}/api/notes/{id}"),
-                    &cookie,
-                    opts.seconds,
-                    ("pgbench -S", select_tps),
-                    true,
-                )
-                .await?,
-                measure(
+            let requests = [
+                (format!("GET /api/notes/{{id}} ({count} notes)"), format!("{base}/api/notes/{id}")),
+                (
                     format!("GET /api/notes first page ({count})"),
-                    &format!("{base}/api/notes?per_page={}", opts.per_page),
-                    &cookie,
-                    opts.seconds,
-                    ("pgbench -S", select_tps),
-                    true,
-                )
-                .await?,
-                measure(
+                    format!("{base}/api/notes?per_page={}", opts.per_page),
+                ),
+                (
                     format!("GET /api/notes page 101 by cursor ({count})"),
-                    &format!("{base}/api/notes?per_page={}&cursor={cursor}", opts.per_page),
-                    &cookie,
-                    opts.seconds,
-                    ("pgbench -S", select_tps),
-                    true,
-                )
-                .await?,
+                    format!("{base}/api/notes?per_page={}&cursor={cursor}", opts.per_page),
+                ),
             ];
+            let mut local = Vec::new();
+            for (name, url) in requests {
+                local.push(measure(name, &url, &cookie, opts.seconds, ("pgbench -S", select_tps), true).await?);
+            }
             if count == opts.notes[0] {
                 local.insert(
                     0,
