@@ -1,4 +1,5 @@
-//! `app tasks list|show|retry|names`: look at background tasks and take dead-lettered ones back.
+//! `app tasks list|show|retry|names|prune`: look at background tasks, take dead-lettered ones back, and keep the
+//! history to its retention.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 use amqprs::channel::{BasicAckArguments, BasicGetArguments, BasicNackArguments};
 use uuid::Uuid;
 use web::broker::{self, Broker};
-use web::config::{BrokerConfig, DatabaseConfig, Vars};
+use web::config::{BrokerConfig, DatabaseConfig, Vars, WorkerConfig};
 use web::db;
 use web::models::keyset::Keyset;
 use web::tasks::{self, TaskState, store};
@@ -40,6 +41,16 @@ enum Command {
     Retry { task_id: Uuid },
     /// The registered task names with their queue and attempts.
     Names,
+    /// Deletes succeeded tasks (with their runs) and stopped workers older than TASK_RETENTION_DAYS (default 30);
+    /// dead tasks stay until retried. Scheduled nightly in cron/schedule.toml.
+    Prune {
+        /// Keep this many days instead of TASK_RETENTION_DAYS.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+        older_than_days: Option<u32>,
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
@@ -52,6 +63,13 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         Command::List { state, limit, after, json } => list(&mut connect().await?, state, after, limit, json).await?,
         Command::Show { task_id } => show(&mut connect().await?, task_id).await?,
         Command::Retry { task_id } => retry(&mut connect().await?, &vars, task_id).await?,
+        Command::Prune { older_than_days, dry_run } => {
+            let retention = match older_than_days {
+                Some(days) => std::time::Duration::from_secs(86_400 * u64::from(days)),
+                None => WorkerConfig::from_vars(&vars)?.retention,
+            };
+            prune(&mut connect().await?, retention, dry_run).await?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -118,6 +136,20 @@ async fn retry<F: Fn(&str) -> Option<String>>(
         Err(err) => format!("Note: could not clean {} ({err:#}); the task is queued anyway.", broker::DEAD_QUEUE),
     };
     println!("{outcome}");
+    Ok(())
+}
+
+async fn prune(conn: &mut db::DbConn, retention: std::time::Duration, dry_run: bool) -> anyhow::Result<()> {
+    let before = chrono::Utc::now() - chrono::Duration::from_std(retention)?;
+    let pruned = store::prune(conn, before, dry_run).await?;
+    let verb = if dry_run { "Would delete" } else { "Deleted" };
+    println!(
+        "{verb} {} succeeded task(s) with their runs and {} stopped worker(s), older than {} day(s) (before {}).",
+        pruned.tasks,
+        pruned.workers,
+        retention.as_secs() / 86_400,
+        before.format("%Y-%m-%d %H:%M UTC")
+    );
     Ok(())
 }
 

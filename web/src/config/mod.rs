@@ -64,6 +64,7 @@ pub const VARIABLES: &[&str] = &[
     "OUTBOX_BATCH",
     "HEARTBEAT_SECS",
     "TASK_TIMEOUT_SECS",
+    "TASK_RETENTION_DAYS",
     "EMAIL_BACKEND",
     "SMTP_URL",
     "EMAIL_FROM",

@@ -26,6 +26,8 @@ pub struct WorkerConfig {
     pub task_timeout: Duration,
     /// Touched with every recorded heartbeat; `app healthcheck --file` checks its age.
     pub health_file: Option<PathBuf>,
+    /// How long `app tasks prune` keeps succeeded tasks (with their runs) and the rows of stopped workers.
+    pub retention: Duration,
 }
 
 impl WorkerConfig {
@@ -45,6 +47,7 @@ impl WorkerConfig {
             heartbeat: Duration::from_secs(vars.positive("HEARTBEAT_SECS", 5)?),
             task_timeout: Duration::from_secs(vars.positive("TASK_TIMEOUT_SECS", 900)?),
             health_file: vars.optional("HEALTH_FILE")?,
+            retention: Duration::from_secs(86_400 * vars.positive("TASK_RETENTION_DAYS", 30)?),
         })
     }
 }

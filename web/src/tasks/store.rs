@@ -364,6 +364,42 @@ pub async fn retry(conn: &mut AsyncPgConnection, task_id: Uuid) -> Result<TaskRe
     .await
 }
 
+/// What [`prune`] deleted (or, in a dry run, would delete).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub tasks: usize,
+    pub workers: usize,
+}
+
+/// Rows deleted per statement, so that a large prune never holds long locks.
+const PRUNE_BATCH: i64 = 5_000;
+
+/// Deletes succeeded tasks finished before `before` (their runs go with them) and the rows of workers stopped or
+/// silent since before then. Dead tasks stay: they wait for `app tasks retry`.
+pub async fn prune(conn: &mut AsyncPgConnection, before: DateTime<Utc>, dry_run: bool) -> QueryResult<Pruned> {
+    // For succeeded tasks `updated_at` is the finish time, and it is indexed with the state.
+    let old_tasks = || tasks::table.filter(tasks::state.eq(TaskState::Succeeded)).filter(tasks::updated_at.lt(before));
+    let gone_workers = || workers::table.filter(workers::last_seen_at.lt(before).or(workers::stopped_at.lt(before)));
+    if dry_run {
+        let tasks = old_tasks().count().get_result::<i64>(conn).await?;
+        let workers = gone_workers().count().get_result::<i64>(conn).await?;
+        return Ok(Pruned {
+            tasks: usize::try_from(tasks).unwrap_or_default(),
+            workers: usize::try_from(workers).unwrap_or_default(),
+        });
+    }
+    let mut pruned = Pruned::default();
+    loop {
+        let batch: Vec<Uuid> = old_tasks().select(tasks::task_id).limit(PRUNE_BATCH).load(conn).await?;
+        if batch.is_empty() {
+            break;
+        }
+        pruned.tasks += diesel::delete(tasks::table.filter(tasks::task_id.eq_any(&batch))).execute(conn).await?;
+    }
+    pruned.workers = diesel::delete(gone_workers()).execute(conn).await?;
+    Ok(pruned)
+}
+
 /// A worker's heartbeat.
 pub async fn heartbeat(
     conn: &mut AsyncPgConnection,
