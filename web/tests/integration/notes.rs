@@ -219,3 +219,28 @@ async fn unknown_and_malformed_ids_are_not_found() {
         .unwrap();
     error_code(delete, 404).await;
 }
+
+/// Reads check the session inside their own query: the moment a session ends (logout here, on what could be
+/// another replica), a replayed cookie reads nothing, by id or by list, and a missing cookie is 401 as before.
+#[tokio::test]
+async fn reads_refuse_a_session_the_moment_it_ends() {
+    let app = TestApp::spawn().await;
+    let response =
+        app.post("/api/auth/signup", &json!({ "email": "ada@example.com", "password": PASSWORD }), None).await;
+    let pair = response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf = response.json::<Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_string();
+    let note = create(&app, &csrf, "private").await;
+    let path = format!("/api/notes/{}", note["id"].as_str().unwrap());
+    let replay = |path: String| {
+        let pair = pair.clone();
+        let url = app.url(&path);
+        async move { reqwest::Client::new().get(url).header("Cookie", pair).send().await.unwrap() }
+    };
+    assert_eq!(replay(path.clone()).await.status(), 200, "the copied cookie works while the session lives");
+    assert_eq!(replay("/api/notes".into()).await.status(), 200);
+
+    assert_eq!(app.post("/api/auth/logout", &json!({}), Some(&csrf)).await.status(), 204);
+    error_code(replay(path.clone()).await, 401).await;
+    error_code(replay("/api/notes".into()).await, 401).await;
+    error_code(reqwest::Client::new().get(app.url(&path)).send().await.unwrap(), 401).await;
+}
