@@ -275,9 +275,7 @@ step "wait until every service is healthy"
 last_report=$SECONDS
 while :; do
   pending=()
-  for id in $("${compose[@]}" ps -q); do
-    read -r service status health code < <(docker inspect -f \
-      '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.ExitCode}}' "$id")
+  while read -r service status health code; do
     if [ "$status" = exited ] && [ "$health" = none ]; then
       # A one-off (migrate): it must have succeeded.
       [ "$code" = 0 ] || fail "$service exited with status $code" "$service"
@@ -286,7 +284,7 @@ while :; do
     elif [ "$health" != healthy ] && [ "$health" != none ]; then
       pending+=("$service:$health")
     fi
-  done
+  done < <(container_states "${compose[@]}")
   [ ${#pending[@]} -eq 0 ] && break
   [ $SECONDS -lt $deadline ] || fail "not healthy after ${timeout}s: ${pending[*]}" "${pending[0]%%:*}"
   if [ $((SECONDS - last_report)) -ge 20 ]; then

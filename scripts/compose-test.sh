@@ -119,9 +119,7 @@ expect() {
 wait_healthy() {
   local deadline=$((SECONDS + 240)) pending
   while :; do
-    pending=$(for id in $(plain "$@" ps -q); do
-      docker inspect -f '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.ExitCode}}' "$id"
-    done | awk '($2 == "exited" && $4 != 0) || ($2 != "exited" && $3 != "healthy" && $3 != "none") { print $1 ":" $3 }')
+    pending=$(container_states plain "$@" | awk '($2 == "exited" && $4 != 0) || ($2 != "exited" && $3 != "healthy" && $3 != "none") { print $1 ":" $3 }')
     [ -z "$pending" ] && return 0
     [ $SECONDS -lt $deadline ] || fail "not healthy after 240s: $pending"
     sleep 2

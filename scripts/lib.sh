@@ -27,6 +27,15 @@ find_compose() {
   fi
 }
 
+# One line per container of a compose stack ("$@": the compose command and its flags, e.g. docker-compose -f dev.yml):
+# the service, its status, its health (`none` without a health check) and its exit code.
+container_states() {
+  local id
+  for id in $("$@" ps -q); do
+    docker inspect -f '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.ExitCode}}' "$id"
+  done
+}
+
 # find_compose, or die saying what is missing.
 require_compose() {
   find_compose || die "Docker Compose is not installed (neither 'docker compose' (v2) nor 'docker-compose' (v1) answers)"

@@ -9,7 +9,7 @@ use object_store::{ObjectStoreExt as _, WriteMultipart};
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt as _;
 
-use super::manifest::{Manifest, Verification, dump_file, manifest_file, snapshot_facts, write_json};
+use super::manifest::{Manifest, dump_file, manifest_file, record, snapshot_facts, write_json};
 use super::{Storage, stderr_tail};
 use crate::db::Database;
 
@@ -93,37 +93,4 @@ pub async fn create(storage: &Storage, database: &Database) -> anyhow::Result<Ma
     write_json(storage, &manifest_file(&name), &manifest).await?;
     record(database, &manifest, &storage.url(&dump_path), None).await;
     Ok(manifest)
-}
-
-/// Best effort: the `backups` table the dashboard reads. Storage stays the source of truth.
-pub(super) async fn record(database: &Database, manifest: &Manifest, url: &str, verification: Option<&Verification>) {
-    let result = async {
-        let client = database.connect().await?;
-        client
-            .execute(
-                "INSERT INTO backups (name, url, size, sha256, created_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (name) DO NOTHING",
-                &[
-                    &manifest.name,
-                    &url,
-                    &i64::try_from(manifest.size).unwrap_or(i64::MAX),
-                    &manifest.sha256,
-                    &manifest.created_at,
-                ],
-            )
-            .await?;
-        if let Some(verification) = verification {
-            client
-                .execute(
-                    "UPDATE backups SET verified_at = $2, verify_ok = $3, verify_error = $4 WHERE name = $1",
-                    &[&manifest.name, &verification.verified_at, &verification.ok, &verification.error],
-                )
-                .await?;
-        }
-        anyhow::Ok(())
-    }
-    .await;
-    if let Err(err) = result {
-        tracing::warn!(error = format!("{err:#}"), "could not record the backup in the database");
-    }
 }

@@ -1,5 +1,6 @@
-//! What a backup is in storage: its three objects, the manifest that makes it exist, the verification record, and
-//! the listing that finds complete backups (and dumps never completed by a manifest).
+//! What a backup is in storage: its three objects, the manifest that makes it exist, the verification record, the
+//! listing that finds complete backups (and dumps never completed by a manifest), and the `backups` row the
+//! dashboard reads.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use object_store::{ObjectStoreExt as _, PutPayload};
 use serde::{Deserialize, Serialize};
 
 use super::Storage;
-use crate::db::quote_ident;
+use crate::db::{Database, quote_ident};
 
 /// What `backup create` recorded about a backup.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,4 +148,37 @@ pub(super) async fn manifest_of(storage: &Storage, name: &str) -> anyhow::Result
     read_json(storage, &manifest_file(name))
         .await?
         .with_context(|| format!("no complete backup named {name} in {} (see backup list)", storage.describe()))
+}
+
+/// Best effort: the `backups` table the dashboard reads. Storage stays the source of truth.
+pub(super) async fn record(database: &Database, manifest: &Manifest, url: &str, verification: Option<&Verification>) {
+    let result = async {
+        let client = database.connect().await?;
+        client
+            .execute(
+                "INSERT INTO backups (name, url, size, sha256, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (name) DO NOTHING",
+                &[
+                    &manifest.name,
+                    &url,
+                    &i64::try_from(manifest.size).unwrap_or(i64::MAX),
+                    &manifest.sha256,
+                    &manifest.created_at,
+                ],
+            )
+            .await?;
+        if let Some(verification) = verification {
+            client
+                .execute(
+                    "UPDATE backups SET verified_at = $2, verify_ok = $3, verify_error = $4 WHERE name = $1",
+                    &[&manifest.name, &verification.verified_at, &verification.ok, &verification.error],
+                )
+                .await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(err) = result {
+        tracing::warn!(error = format!("{err:#}"), "could not record the backup in the database");
+    }
 }

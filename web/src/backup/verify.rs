@@ -7,8 +7,9 @@ use anyhow::Context as _;
 use chrono::Utc;
 
 use super::Storage;
-use super::create::record;
-use super::manifest::{Manifest, Verification, dump_file, list, manifest_of, snapshot_facts, verify_file, write_json};
+use super::manifest::{
+    Manifest, Verification, dump_file, list, manifest_of, record, snapshot_facts, verify_file, write_json,
+};
 use super::restore::{restore_into, scratch_name};
 use crate::db::{Database, quote_ident};
 

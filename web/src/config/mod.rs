@@ -1,9 +1,9 @@
 //! Configuration, read from environment variables only.
 //!
 //! One small struct per concern, one file per section (as crates.io's `src/config/`); [`vars`] holds the lookup
-//! (with Docker's `NAME_FILE` secrets) and the typed reads. Every variable is documented in `.envs/host.env.sample` (a test checks that [`VARIABLES`] and the sample agree). A missing or malformed variable is an
-//! error that names the variable; nothing falls back silently to a default when a value was given but could not be
-//! parsed.
+//! (with Docker's `NAME_FILE` secrets) and the typed reads. Every variable is documented in `.envs/host.env.sample`
+//! (a test checks that [`VARIABLES`] and the sample agree). A missing or malformed variable is an error that names
+//! the variable; nothing falls back silently to a default when a value was given but could not be parsed.
 
 mod auth;
 mod backup;

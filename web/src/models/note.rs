@@ -2,16 +2,15 @@
 //! in the same query), so a handler cannot forget the ownership check: another user's note is simply not found.
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
 
-use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-
-use crate::models::keyset::{Keyset, Page};
+use crate::models::keyset::{self, Keyset, Page};
 use crate::schema::{notes, sessions};
 
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -76,8 +75,8 @@ pub async fn list_in_session(
     per_page: i64,
     count: bool,
 ) -> QueryResult<Option<Page<Note>>> {
-    let query =
-        SessionPage { session: session.to_vec(), after: after.unwrap_or_else(Keyset::start), limit: per_page + 1 };
+    let after = keyset::after(notes::created_at, notes::id, after.unwrap_or_else(Keyset::start));
+    let query = SessionPage { session, after, limit: per_page + 1 };
     let rows: Vec<PageRow> = query.load(conn).await?;
     // No row at all: no session. A session with no (more) notes gives one row without a note.
     let Some(owner) = rows.as_slice().first().map(|row| row.0) else { return Ok(None) };
@@ -97,29 +96,32 @@ type PageRow = (Uuid, Option<Uuid>, Option<String>, Option<String>, Option<DateT
 /// The page query of [`list_in_session`]: SQL diesel's DSL cannot say (LATERAL), as a typed query so that it is a
 /// cached prepared statement. LATERAL reads the page from the index in its order and stops at the limit before the
 /// join; a plain left join would sort every note of the owner first.
-#[derive(Debug, QueryId)]
-struct SessionPage {
-    session: Vec<u8>,
-    after: Keyset,
+#[derive(Debug)]
+struct SessionPage<'a> {
+    session: &'a [u8],
+    after: keyset::Before<notes::created_at, notes::id>,
     limit: i64,
 }
 
-impl Query for SessionPage {
+impl QueryId for SessionPage<'_> {
+    type QueryId = SessionPage<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for SessionPage<'_> {
     type SqlType =
         (SqlUuid, Nullable<SqlUuid>, Nullable<Text>, Nullable<Text>, Nullable<Timestamptz>, Nullable<Timestamptz>);
 }
 
-impl QueryFragment<Pg> for SessionPage {
+impl QueryFragment<Pg> for SessionPage<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql(
             "SELECT s.user_id, n.id, n.title, n.body, n.created_at, n.updated_at FROM sessions s \
              LEFT JOIN LATERAL (SELECT id, title, body, created_at, updated_at FROM notes \
-             WHERE owner_id = s.user_id AND (created_at, id) < (",
+             WHERE owner_id = s.user_id AND ",
         );
-        out.push_bind_param::<Timestamptz, _>(&self.after.at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<SqlUuid, _>(&self.after.id)?;
-        out.push_sql(") ORDER BY created_at DESC, id DESC LIMIT ");
+        self.after.walk_ast(out.reborrow())?;
+        out.push_sql(" ORDER BY created_at DESC, id DESC LIMIT ");
         out.push_bind_param::<BigInt, _>(&self.limit)?;
         out.push_sql(") n ON true WHERE s.token_hash = ");
         out.push_bind_param::<Bytea, _>(&self.session)?;

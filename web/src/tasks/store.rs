@@ -374,12 +374,13 @@ pub struct Pruned {
 /// Rows deleted per statement, so that a large prune never holds long locks.
 const PRUNE_BATCH: i64 = 5_000;
 
-/// Deletes succeeded tasks finished before `before` (their runs go with them) and the rows of workers stopped or
-/// silent since before then. Dead tasks stay: they wait for `app tasks retry`.
+/// Deletes succeeded tasks finished before `before` (their runs go with them) and the rows of workers silent since
+/// before then (a stopped worker's last heartbeat precedes its stop). Dead tasks stay: they wait for
+/// `app tasks retry`.
 pub async fn prune(conn: &mut AsyncPgConnection, before: DateTime<Utc>, dry_run: bool) -> QueryResult<Pruned> {
     // For succeeded tasks `updated_at` is the finish time, and it is indexed with the state.
     let old_tasks = || tasks::table.filter(tasks::state.eq(TaskState::Succeeded)).filter(tasks::updated_at.lt(before));
-    let gone_workers = || workers::table.filter(workers::last_seen_at.lt(before).or(workers::stopped_at.lt(before)));
+    let gone_workers = || workers::table.filter(workers::last_seen_at.lt(before));
     if dry_run {
         let tasks = old_tasks().count().get_result::<i64>(conn).await?;
         let workers = gone_workers().count().get_result::<i64>(conn).await?;
