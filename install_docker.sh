@@ -121,7 +121,7 @@ quietly() {
 
 # The variables Compose substitutes in the compose files. An existing .env's values count unless the environment
 # sets them (Compose itself gives the environment precedence over .env the same way).
-compose_vars=(COMPOSE_PROJECT_NAME IMAGE_NAMESPACE IMAGE_TAG REGISTRY APP_TARGET CRON_TARGET RUST_IMAGE DEBIAN_IMAGE
+compose_vars=(COMPOSE_PROJECT_NAME IMAGE_NAMESPACE IMAGE_TAG REGISTRY APP_TARGET CRON_TARGET FRONTEND_TARGET RUST_IMAGE DEBIAN_IMAGE
   RUNTIME_IMAGE POSTGRES_IMAGE RABBITMQ_IMAGE NGINX_BASE_IMAGE PYTHON_IMAGE HTTP_PORT HTTPS_PORT SERVER_NAME NGINX_TLS)
 base_image_vars=(DEBIAN_IMAGE RUNTIME_IMAGE POSTGRES_IMAGE RABBITMQ_IMAGE NGINX_BASE_IMAGE PYTHON_IMAGE)
 is_compose_var() { local known; for known in "${compose_vars[@]}" COMPOSE_FILE; do [ "$1" = "$known" ] && return 0; done; return 1; }
@@ -249,15 +249,18 @@ fi
 step "build (application binary: $build)"
 if [ "$build" = host ]; then
   command -v cargo >/dev/null || fail "--build host needs cargo on this machine"
-  quietly "compiling the application (cargo build --release)" cargo build --release --locked -p web --bin app \
-    || fail "cargo build --release failed"
-  cp "${CARGO_TARGET_DIR:-target}/release/app" docker/dist/app
-  export APP_TARGET=app-prebuilt CRON_TARGET=cron-prebuilt
+  quietly "compiling the application and the asset builder (cargo build --release)" \
+    cargo build --release --locked -p web --bin app -p assets --bin assets || fail "cargo build --release failed"
+  cp "${CARGO_TARGET_DIR:-target}/release/app" "${CARGO_TARGET_DIR:-target}/release/assets" docker/dist/
+  rm -rf docker/dist/static
+  quietly "building the assets (frontend/ into docker/dist/static)" \
+    docker/dist/assets build --src frontend --out docker/dist/static || fail "the asset build failed"
+  export APP_TARGET=app-prebuilt CRON_TARGET=cron-prebuilt FRONTEND_TARGET=frontend-prebuilt
 else
-  export APP_TARGET=app CRON_TARGET=cron
+  export APP_TARGET=app CRON_TARGET=cron FRONTEND_TARGET=frontend
 fi
 write_compose_env
-note "wrote .env (project $COMPOSE_PROJECT_NAME, $file, images $IMAGE_NAMESPACE/*:${IMAGE_TAG:-local}, targets $APP_TARGET/$CRON_TARGET)"
+note "wrote .env (project $COMPOSE_PROJECT_NAME, $file, images $IMAGE_NAMESPACE/*:${IMAGE_TAG:-local}, targets $APP_TARGET/$CRON_TARGET/$FRONTEND_TARGET)"
 compose=("${compose_cmd[@]}" -f "$file")
 quietly "building the images" "${compose[@]}" build || fail "building the images failed"
 

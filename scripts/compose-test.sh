@@ -376,7 +376,7 @@ step "by hand: the env sample with secrets, a .env, docker-compose up -d (fresh 
 copy_checkout "$hand"
 cd "$hand"
 here=$hand
-cp "$stack/docker/dist/app" docker/dist/app
+cp -r "$stack/docker/dist/app" "$stack/docker/dist/assets" "$stack/docker/dist/static" docker/dist/
 content=$(cat .envs/local.env.sample)
 for placeholder in $(grep -oE '__[A-Z_]+_SECRET__' .envs/local.env.sample | sort -u); do
   content=${content//$placeholder/$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}
@@ -389,6 +389,7 @@ hand_port=$((port + 5))
   # No rust image can be pulled here: the binary built on the host by the install above, packaged.
   echo "APP_TARGET=app-prebuilt"
   echo "CRON_TARGET=cron-prebuilt"
+  echo "FRONTEND_TARGET=frontend-prebuilt"
   docker image inspect debian:bookworm-slim >/dev/null 2>&1 || scripts/base-images.sh --print-env
 } > .env
 plain up -d >"$work/hand.log" 2>&1 || { tail -n 40 "$work/hand.log"; fail "docker-compose up -d by hand failed"; }

@@ -40,6 +40,8 @@ set -a
 set +a
 
 cargo build --locked --quiet --bin app
+# The pages' CSS, JavaScript and images, into frontend/dist (STATIC_DIR's default).
+cargo run --locked --quiet -p assets -- build >/dev/null
 app="${CARGO_TARGET_DIR:-$root/target}/debug/app"
 "$app" migrate
 if [ -n "${ADMIN_EMAIL:-}" ] && [ -n "${ADMIN_PASSWORD:-}" ]; then

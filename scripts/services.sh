@@ -14,6 +14,7 @@ Installs when missing, then starts on 127.0.0.1:
                              any access key works
   SMTP sink      port 1025   aiosmtpd, keeps every message in a Maildir ($SMTP_SINK_MAILDIR/new,
                              default /var/tmp/app-mail/new); nothing is delivered anywhere
+  Browser        (no port)   Debian's chromium and chromium-driver, for the page tests (WebDriver)
 
 Needs root (apt-get, starting the servers). Safe to run again: running services are kept.
 Prints where each service listens. Stop them with:
@@ -127,7 +128,14 @@ start_s3() {
   say "S3 server listening on 127.0.0.1:9000 (S3_ENDPOINT=http://127.0.0.1:9000, any access key)"
 }
 
+# Not a server: the browser the page tests drive (chromedriver starts one per test).
+install_browser() {
+  command -v chromedriver >/dev/null 2>&1 || install_packages chromium chromium-driver
+  say "browser for the page tests: $(chromium --version 2>/dev/null || echo chromium), chromedriver on demand"
+}
+
 start_postgres
 start_rabbitmq
 start_smtp_sink
 start_s3
+install_browser

@@ -3,6 +3,7 @@
 //!
 //! Error handling is described once, in [`error`].
 
+pub mod assets;
 pub mod backup;
 pub mod broker;
 pub mod config;

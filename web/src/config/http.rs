@@ -19,10 +19,12 @@ pub struct HttpConfig {
     pub shutdown_timeout: Duration,
     /// Take the client address from `X-Real-IP` (set by our nginx) instead of the TCP peer.
     pub trust_proxy_headers: bool,
-    /// The static files shipped with the application.
+    /// The built assets shipped with the application (`manifest.json` and the hashed files it names).
     pub static_dir: PathBuf,
     /// Where nginx serves `/static/` from: the server copies `static_dir` there on start (unset: no copy).
     pub static_root: Option<PathBuf>,
+    /// Serve `/static/` from the application too: for runs with no nginx in front (host runs, tests).
+    pub serve_static: bool,
 }
 
 impl HttpConfig {
@@ -35,8 +37,9 @@ impl HttpConfig {
             body_limit: vars.positive("BODY_LIMIT_BYTES", 64 * 1024)?,
             shutdown_timeout: Duration::from_secs(vars.or("SHUTDOWN_TIMEOUT_SECS", 30)?),
             trust_proxy_headers: vars.bool_or("TRUST_PROXY_HEADERS", false)?,
-            static_dir: vars.or("STATIC_DIR", PathBuf::from("web/static"))?,
+            static_dir: vars.or("STATIC_DIR", PathBuf::from("frontend/dist"))?,
             static_root: vars.optional("STATIC_ROOT")?,
+            serve_static: vars.bool_or("SERVE_STATIC", false)?,
         })
     }
 }

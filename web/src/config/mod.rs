@@ -91,6 +91,7 @@ pub const VARIABLES: &[&str] = &[
     "CRON_GRACE_SECS",
     "STATIC_DIR",
     "STATIC_ROOT",
+    "SERVE_STATIC",
     "HEALTH_FILE",
 ];
 

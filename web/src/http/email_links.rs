@@ -1,8 +1,7 @@
-//! Links that arrive by mail: e-mail verification and password reset, each as a JSON endpoint and as the page the
-//! link opens.
+//! Links that arrive by mail: e-mail verification and password reset as JSON endpoints (the pages the links open
+//! are in `pages::auth`, on the same functions).
 
 use actix_web::{HttpResponse, web};
-use askama::Template;
 use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
@@ -38,7 +37,7 @@ fn invalid_token() -> AppError {
 }
 
 /// Marks the address verified; `None` when the token is not good.
-async fn verify(state: &AppState, token: &str) -> AppResult<Option<uuid::Uuid>> {
+pub(crate) async fn verify(state: &AppState, token: &str) -> AppResult<Option<uuid::Uuid>> {
     let mut conn = state.conn().await?;
     let verified = conn.transaction(async |conn| email_token::verify_email(conn, token).await).await?;
     Ok(verified)
@@ -55,62 +54,18 @@ pub async fn verify_email(state: web::Data<AppState>, input: ApiJson<TokenInput>
     }
 }
 
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessagePage<'a> {
-    app_name: &'a str,
-    environment: &'a str,
-    title: &'a str,
-    message: &'a str,
-}
-
-fn message_page(
-    state: &AppState,
-    status: actix_web::http::StatusCode,
-    title: &str,
-    message: &str,
-) -> AppResult<HttpResponse> {
-    let html = MessagePage {
-        app_name: &state.config.app_name,
-        environment: state.config.environment.as_str(),
-        title,
-        message,
-    }
-    .render()
-    .map_err(|err| anyhow::anyhow!("rendering page: {err}"))?;
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct TokenQuery {
-    token: Option<String>,
-}
-
-/// GET /verify-email?token=... (the link in the welcome mail)
-#[tracing::instrument(skip_all)]
-pub async fn verify_email_page(state: web::Data<AppState>, query: web::Query<TokenQuery>) -> AppResult<HttpResponse> {
-    use actix_web::http::StatusCode;
-    let verified = match query.token.as_deref().filter(|t| !t.is_empty()) {
-        Some(token) => verify(&state, token).await?.is_some(),
-        None => false,
-    };
-    if verified {
-        message_page(&state, StatusCode::OK, "Address confirmed", "Thank you: your e-mail address is confirmed.")
-    } else {
-        message_page(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "Link not valid",
-            "This link is invalid, has expired or was already used.",
-        )
-    }
-}
-
 /// POST /api/auth/password-reset `{"email"}`: always 202, whether or not the address has an account, so the
 /// answer reveals nothing. The mail goes out through the outbox.
 #[tracing::instrument(skip_all)]
 pub async fn request_reset(state: web::Data<AppState>, input: ApiJson<ResetRequest>) -> AppResult<HttpResponse> {
-    let raw = input.email.as_deref().unwrap_or_default();
+    request_reset_for(&state, input.email.as_deref().unwrap_or_default()).await?;
+    Ok(HttpResponse::Accepted()
+        .json(serde_json::json!({ "status": "if the address has an account, a mail is on its way" })))
+}
+
+/// Queues the reset mail when `raw` is an account's address; an invalid address is a 422 on `email`. Shared by the
+/// API and the "forgot password" page.
+pub(crate) async fn request_reset_for(state: &AppState, raw: &str) -> AppResult<()> {
     let email = Email::parse(raw).map_err(|problem| AppError::invalid("email", problem))?;
     let mut conn = state.conn().await?;
     conn.transaction(async |conn| {
@@ -120,12 +75,11 @@ pub async fn request_reset(state: web::Data<AppState>, input: ApiJson<ResetReque
         Ok::<_, diesel::result::Error>(())
     })
     .await?;
-    Ok(HttpResponse::Accepted()
-        .json(serde_json::json!({ "status": "if the address has an account, a mail is on its way" })))
+    Ok(())
 }
 
 /// Sets the new password if the token is good: token used, password changed, sessions ended, all at once.
-async fn reset(state: &AppState, token: Option<&str>, password: Option<&str>) -> AppResult<()> {
+pub(crate) async fn reset(state: &AppState, token: Option<&str>, password: Option<&str>) -> AppResult<()> {
     let mut errors = FieldErrors::new();
     let token = token.filter(|t| !t.is_empty());
     if token.is_none() {
@@ -164,54 +118,4 @@ async fn reset(state: &AppState, token: Option<&str>, password: Option<&str>) ->
 pub async fn confirm_reset(state: web::Data<AppState>, input: ApiJson<ResetConfirm>) -> AppResult<HttpResponse> {
     reset(&state, input.token.as_deref(), input.password.as_deref()).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Template)]
-#[template(path = "reset_password.html")]
-struct ResetPage<'a> {
-    app_name: &'a str,
-    environment: &'a str,
-    token: &'a str,
-    error: Option<&'a str>,
-}
-
-fn reset_form(
-    state: &AppState,
-    status: actix_web::http::StatusCode,
-    token: &str,
-    error: Option<&str>,
-) -> AppResult<HttpResponse> {
-    let html =
-        ResetPage { app_name: &state.config.app_name, environment: state.config.environment.as_str(), token, error }
-            .render()
-            .map_err(|err| anyhow::anyhow!("rendering page: {err}"))?;
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html))
-}
-
-/// GET /reset-password?token=... (the link in the reset mail): a form for the new password.
-pub async fn reset_page(state: web::Data<AppState>, query: web::Query<TokenQuery>) -> AppResult<HttpResponse> {
-    reset_form(&state, actix_web::http::StatusCode::OK, query.token.as_deref().unwrap_or_default(), None)
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ResetForm {
-    token: Option<String>,
-    password: Option<String>,
-}
-
-/// POST /reset-password (the form above).
-#[tracing::instrument(skip_all)]
-pub async fn reset_submit(state: web::Data<AppState>, form: web::Form<ResetForm>) -> AppResult<HttpResponse> {
-    use actix_web::http::StatusCode;
-    let token = form.token.as_deref().unwrap_or_default();
-    match reset(&state, form.token.as_deref(), form.password.as_deref()).await {
-        Ok(()) => {
-            message_page(&state, StatusCode::OK, "Password changed", "Your password is changed. Sign in with it.")
-        }
-        Err(AppError::Validation(fields)) => {
-            let problem: Vec<String> = fields.iter().map(|(field, problem)| format!("{field} {problem}")).collect();
-            reset_form(&state, StatusCode::UNPROCESSABLE_ENTITY, token, Some(&problem.join("; ")))
-        }
-        Err(other) => Err(other),
-    }
 }

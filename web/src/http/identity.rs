@@ -54,7 +54,8 @@ impl FromRequest for SessionKey {
 #[derive(Debug)]
 pub struct MaybeUser(pub Option<ActiveSession>);
 
-async fn lookup(req: &HttpRequest) -> Result<Option<ActiveSession>, AppError> {
+/// The session of the request's cookie, if it is valid.
+pub async fn lookup(req: &HttpRequest) -> Result<Option<ActiveSession>, AppError> {
     let Some(cookie) = req.cookie(COOKIE) else {
         return Ok(None);
     };

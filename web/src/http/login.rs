@@ -42,13 +42,17 @@ fn required<'a>(value: Option<&'a String>, field: &str, errors: &mut FieldErrors
     value
 }
 
-/// POST /api/auth/signup: creates an account and signs it in.
-#[tracing::instrument(skip_all)]
-pub async fn signup(state: web::Data<AppState>, body: ApiJson<Credentials>) -> AppResult<HttpResponse> {
+/// Creates an account with its first session and the verification mail task, all in one transaction. Shared by
+/// the API and the signup page, so both validate alike.
+pub(crate) async fn create_account(
+    state: &AppState,
+    email: Option<&String>,
+    password: Option<&String>,
+) -> AppResult<(User, sessions::NewSession)> {
     let mut errors = FieldErrors::new();
-    let email = required(body.email.as_ref(), "email", &mut errors)
+    let email = required(email, "email", &mut errors)
         .and_then(|raw| Email::parse(raw).map_err(|problem| errors.insert("email".into(), problem.into())).ok());
-    let password = required(body.password.as_ref(), "password", &mut errors)
+    let password = required(password, "password", &mut errors)
         .and_then(|raw| NewPassword::parse(raw).map_err(|problem| errors.insert("password".into(), problem)).ok());
     let (Some(email), Some(password)) = (email, password) else {
         return Err(AppError::Validation(errors));
@@ -65,34 +69,43 @@ pub async fn signup(state: web::Data<AppState>, body: ApiJson<Credentials>) -> A
             Ok::<_, diesel::result::Error>((user, new_session))
         })
         .await;
-    let (user, new_session) = match result {
-        Ok(created) => created,
-        Err(err) if user::is_duplicate_email(&err) => {
-            return Err(AppError::Conflict { field: "email", message: "is already registered" });
+    match result {
+        Ok(created) => {
+            tracing::info!(user_id = %created.0.id, "account created");
+            Ok(created)
         }
-        Err(err) => return Err(err.into()),
-    };
-    tracing::info!(user_id = %user.id, "account created");
+        Err(err) if user::is_duplicate_email(&err) => {
+            Err(AppError::Conflict { field: "email", message: "is already registered" })
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// POST /api/auth/signup: creates an account and signs it in.
+#[tracing::instrument(skip_all)]
+pub async fn signup(state: web::Data<AppState>, body: ApiJson<Credentials>) -> AppResult<HttpResponse> {
+    let (user, new_session) = create_account(&state, body.email.as_ref(), body.password.as_ref()).await?;
     Ok(HttpResponse::Created()
         .cookie(identity::cookie(&state.config, &new_session))
         .json(SessionInfo { user, csrf_token: new_session.csrf_token }))
 }
 
-/// POST /api/auth/login
-#[tracing::instrument(skip_all)]
-pub async fn login(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: ApiJson<Credentials>,
-) -> AppResult<HttpResponse> {
+/// Checks e-mail and password (rate-limited per client address) and opens a session. Shared by the API and the
+/// login page.
+pub(crate) async fn authenticate(
+    req: &HttpRequest,
+    state: &AppState,
+    email: Option<&String>,
+    password: Option<&String>,
+) -> AppResult<(User, sessions::NewSession)> {
     let mut errors = FieldErrors::new();
-    let email = required(body.email.as_ref(), "email", &mut errors).cloned();
-    let password = required(body.password.as_ref(), "password", &mut errors).cloned();
+    let email = required(email, "email", &mut errors).cloned();
+    let password = required(password, "password", &mut errors).cloned();
     let (Some(email), Some(password)) = (email, password) else {
         return Err(AppError::Validation(errors));
     };
     let auth = &state.config.auth;
-    let client = identity::client_address(&req, state.config.http.trust_proxy_headers);
+    let client = identity::client_address(req, state.config.http.trust_proxy_headers);
     let mut conn = state.conn().await?;
     if let Verdict::Limited(retry_after) =
         login_attempt::record(&mut conn, &client, auth.login_rate_limit, auth.login_rate_window, Utc::now()).await?
@@ -115,6 +128,17 @@ pub async fn login(
     };
     let new_session = sessions::create(&mut conn, account.id, auth.session_ttl).await?;
     tracing::info!(user_id = %account.id, "signed in");
+    Ok((account, new_session))
+}
+
+/// POST /api/auth/login
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: ApiJson<Credentials>,
+) -> AppResult<HttpResponse> {
+    let (account, new_session) = authenticate(&req, &state, body.email.as_ref(), body.password.as_ref()).await?;
     Ok(HttpResponse::Ok()
         .cookie(identity::cookie(&state.config, &new_session))
         .json(SessionInfo { user: account, csrf_token: new_session.csrf_token }))

@@ -21,6 +21,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpServer, ResponseError as _, web};
 use anyhow::Context as _;
 
+use crate::assets::Assets;
 use crate::config::Config;
 use crate::db::{self, DbConn, DbPool};
 use crate::error::AppError;
@@ -29,6 +30,8 @@ use crate::error::AppError;
 pub struct AppState {
     pub pool: DbPool,
     pub config: Arc<Config>,
+    /// The built assets' manifest, for the pages' `<link>` and `<script>` URLs.
+    pub assets: Arc<Assets>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -59,15 +62,35 @@ fn resource(path: &str) -> actix_web::Resource {
 
 /// Every route. Separate from [`Application`] so it can be mounted in other test setups.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    use pages::{account, auth, notes as note_pages};
     cfg.service(resource("/").route(web::get().to(pages::home)))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/verify-email").route(web::get().to(email_links::verify_email_page)))
+        .service(resource("/signup").route(web::get().to(auth::signup_page)).route(web::post().to(auth::signup)))
+        .service(resource("/login").route(web::get().to(auth::login_page)).route(web::post().to(auth::login)))
+        .service(resource("/logout").route(web::post().to(auth::logout)))
         .service(
-            resource("/reset-password")
-                .route(web::get().to(email_links::reset_page))
-                .route(web::post().to(email_links::reset_submit)),
+            resource("/forgot-password").route(web::get().to(auth::forgot_page)).route(web::post().to(auth::forgot)),
         )
+        .service(resource("/verify-email").route(web::get().to(auth::verify_email)))
+        .service(resource("/reset-password").route(web::get().to(auth::reset_page)).route(web::post().to(auth::reset)))
+        .service(resource("/account").route(web::get().to(account::show)))
+        .service(resource("/account/password").route(web::post().to(account::change_password)))
+        .service(resource("/account/verification").route(web::post().to(account::resend_verification)))
+        .service(
+            resource("/account/delete")
+                .route(web::get().to(account::delete_page))
+                .route(web::post().to(account::delete)),
+        )
+        .service(resource("/notes").route(web::get().to(note_pages::list)).route(web::post().to(note_pages::create)))
+        .service(resource("/notes/new").route(web::get().to(note_pages::new)))
+        .service(
+            resource("/notes/{id}/edit")
+                .route(web::get().to(note_pages::edit))
+                .route(web::post().to(note_pages::update)),
+        )
+        .service(resource("/notes/{id}/delete").route(web::post().to(note_pages::delete)))
+        .service(resource("/static/{path:.*}").route(web::get().to(crate::static_files::serve)))
         .service(
             web::scope("/api")
                 .service(resource("/auth/signup").route(web::post().to(login::signup)))
@@ -103,7 +126,12 @@ impl Application {
     pub fn build(config: Config) -> anyhow::Result<Self> {
         let pool = db::pool(&config.database)?;
         let http = config.http.clone();
-        let state = web::Data::new(AppState { pool, config: Arc::new(config) });
+        let assets = Arc::new(Assets::new(config.http.static_root.as_ref().unwrap_or(&config.http.static_dir)));
+        assets.check()?;
+        let state = web::Data::new(AppState { pool, config: Arc::new(config), assets });
+        if let Some(root) = &state.config.http.static_root {
+            pages::errors::write_upstream_page(&state, root)?;
+        }
         let listener = TcpListener::bind((http.bind_address, http.port))
             .with_context(|| format!("binding {}:{}", http.bind_address, http.port))?;
         let addr = listener.local_addr().context("reading the bound address")?;
@@ -120,6 +148,7 @@ impl Application {
                 )
                 .configure(routes)
                 .default_service(web::to(|| async { AppError::NotFound.error_response() }))
+                .wrap(from_fn(pages::errors::html_errors))
                 .wrap(from_fn(identity::same_origin))
                 .wrap(from_fn(request_id::middleware))
         })

@@ -44,8 +44,25 @@ fn bounded(raw: Option<&String>, field: &str, default: i64, max: i64, errors: &m
     }
 }
 
+/// A whole note's fields, as the API's create and the pages' forms take them (the same rules for both).
+pub(crate) fn parse_note(title: Option<&str>, body: Option<&str>) -> Result<(Title, Body), FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let title = match title {
+        None => {
+            errors.insert("title".into(), "is required".into());
+            None
+        }
+        Some(raw) => Title::parse(raw).map_err(|problem| errors.insert("title".into(), problem)).ok(),
+    };
+    let body = Body::parse(body.unwrap_or_default()).map_err(|problem| errors.insert("body".into(), problem)).ok();
+    match (title, body) {
+        (Some(title), Some(body)) => Ok((title, body)),
+        _ => Err(errors),
+    }
+}
+
 /// An id from the path. Anything that is not a UUID cannot name a note: 404, not 400.
-fn note_id(raw: &str) -> AppResult<Uuid> {
+pub(crate) fn note_id(raw: &str) -> AppResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
 }
 
@@ -106,20 +123,7 @@ pub async fn create(
     current: CurrentUser,
     input: ApiJson<NoteInput>,
 ) -> AppResult<HttpResponse> {
-    let mut errors = FieldErrors::new();
-    let title = match input.title.as_deref() {
-        None => {
-            errors.insert("title".into(), "is required".into());
-            None
-        }
-        Some(raw) => Title::parse(raw).map_err(|problem| errors.insert("title".into(), problem)).ok(),
-    };
-    let body = Body::parse(input.body.as_deref().unwrap_or_default())
-        .map_err(|problem| errors.insert("body".into(), problem))
-        .ok();
-    let (Some(title), Some(body)) = (title, body) else {
-        return Err(AppError::Validation(errors));
-    };
+    let (title, body) = parse_note(input.title.as_deref(), input.body.as_deref()).map_err(AppError::Validation)?;
     let mut conn = state.conn().await?;
     let created = note::create(&mut conn, current.0.user.id, title, body).await?;
     Ok(HttpResponse::Created()

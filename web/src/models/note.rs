@@ -178,6 +178,17 @@ pub async fn update(
         .optional()
 }
 
+/// The note `id` if `owner` owns it.
+pub async fn find_owned(conn: &mut AsyncPgConnection, owner: Uuid, id: Uuid) -> QueryResult<Option<Note>> {
+    notes::table
+        .filter(notes::owner_id.eq(owner))
+        .filter(notes::id.eq(id))
+        .select(Note::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// True when a note was deleted.
 pub async fn delete(conn: &mut AsyncPgConnection, owner: Uuid, id: Uuid) -> QueryResult<bool> {
     let deleted =

@@ -131,6 +131,12 @@ pub async fn set_password(conn: &mut AsyncPgConnection, id: Uuid, password_hash:
     Ok(())
 }
 
+/// Deletes the account; its sessions, notes and e-mail tokens go with it (foreign keys `ON DELETE CASCADE`). Mail
+/// tasks still queued for it find no user and send nothing.
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
+    Ok(diesel::delete(users::table.find(id)).execute(conn).await? > 0)
+}
+
 /// True when a database error is the unique violation of the e-mail column.
 pub fn is_duplicate_email(err: &diesel::result::Error) -> bool {
     matches!(

@@ -138,6 +138,18 @@ fn server_refuses_to_start_with_bad_configuration() {
     }
 }
 
+#[test]
+fn server_refuses_to_start_without_built_assets() {
+    let output = run_app(
+        &["server"],
+        &[("DATABASE_URL", "postgres://app:app@127.0.0.1/app"), ("PORT", "0"), ("STATIC_DIR", "/nonexistent/dist")],
+    );
+    assert!(!output.status.success());
+    let text = output_text(&output);
+    assert!(text.contains("no asset manifest at /nonexistent/dist/manifest.json"), "{text}");
+    assert!(text.contains("cargo run -p assets -- build"), "says how to build them: {text}");
+}
+
 #[tokio::test]
 async fn clearsessions_deletes_only_what_is_spent() {
     let db = TestDb::migrated().await;

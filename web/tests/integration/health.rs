@@ -45,7 +45,7 @@ async fn home_page_renders() {
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let html = response.text().await.unwrap();
     assert!(html.contains("<h1>Harness Test App</h1>"), "{html}");
-    assert!(html.contains("not signed in"));
+    assert!(html.contains("Create an account"), "{html}");
 
     app.signup("ada@example.com").await;
     let html = app.get("/").await.text().await.unwrap();

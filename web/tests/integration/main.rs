@@ -3,10 +3,12 @@
 
 mod auth;
 mod backups;
+mod browser;
 mod commands;
 mod common;
 mod errors;
 mod health;
 mod notes;
+mod pages;
 mod server_process;
 mod tasks;

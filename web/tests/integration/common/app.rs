@@ -32,7 +32,10 @@ impl TestApp {
     }
 
     pub fn spawn_on(db: TestDb, extra: &[(&str, &str)]) -> Self {
+        let static_dir = super::built_assets().to_string_lossy().into_owned();
         let mut vars: HashMap<String, String> = [
+            ("STATIC_DIR", static_dir.as_str()),
+            ("SERVE_STATIC", "true"),
             ("DATABASE_URL", db.url.as_str()),
             ("PORT", "0"),
             ("WEB_WORKERS", "2"),

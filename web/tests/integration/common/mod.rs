@@ -3,6 +3,7 @@
 //! vhost per test ([`broker`]), captured mail ([`mail`]) and a TCP relay that can cut a connection ([`proxy`]).
 
 pub mod app;
+pub mod assets;
 pub mod broker;
 pub mod db;
 pub mod mail;
@@ -10,6 +11,7 @@ pub mod process;
 pub mod proxy;
 
 pub use app::{PASSWORD, TestApp, error_code};
+pub use assets::built_assets;
 pub use broker::TestBroker;
 pub use db::{TestDb, diesel_conn};
 pub use mail::{link_in, mail_to, unique_email};

@@ -41,6 +41,7 @@ impl AppProcess {
             .args(args)
             .env_clear()
             .env("LOG_FORMAT", "json")
+            .env("STATIC_DIR", super::built_assets())
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .spawn()

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::common::{AppProcess, PASSWORD, TestApp, TestBroker, TestDb};
 
 /// Starts `app worker` on `db_url` and `broker`, and waits until it consumes.
-fn start_worker(db_url: &str, broker: &TestBroker, extra: &[(&str, &str)]) -> AppProcess {
+pub(crate) fn start_worker(db_url: &str, broker: &TestBroker, extra: &[(&str, &str)]) -> AppProcess {
     let mut env: Vec<(&str, &str)> = vec![
         ("DATABASE_URL", db_url),
         ("AMQP_URL", &broker.url),

@@ -1,0 +1,251 @@
+//! Server-rendered pages (askama templates in `web/templates/`, checked at compile time). They work without
+//! JavaScript; `frontend/js` only enhances them. Forms post back to the page that shows them: a refused form is
+//! rendered again with each error beside its field and what was typed kept (passwords aside); an accepted one
+//! redirects (303) with a flash message.
+//!
+//! Forms of a signed-in user carry the session's CSRF token in a hidden `csrf_token` field (or, from JavaScript, the
+//! `X-CSRF-Token` header); the ones before sign-in (signup, login, password reset) are covered by the same-origin
+//! check every state-changing request passes (`identity::same_origin`).
+
+pub mod account;
+pub mod auth;
+pub mod errors;
+pub mod notes;
+
+use std::collections::BTreeMap;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::http::{StatusCode, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use askama::Template;
+use futures_util::future::LocalBoxFuture;
+use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::http::AppState;
+use crate::http::identity::{self, CSRF_HEADER};
+use crate::models::session::ActiveSession;
+use crate::token;
+
+const FLASH_COOKIE: &str = "flash";
+
+/// A one-time message shown on the next page (after a redirect).
+#[derive(Debug, Clone)]
+pub struct Flash {
+    /// `success`, `error` or `info`: the alert's style.
+    pub kind: &'static str,
+    pub text: String,
+}
+
+impl Flash {
+    pub fn success(text: impl Into<String>) -> Self {
+        Self { kind: "success", text: text.into() }
+    }
+
+    pub fn info(text: impl Into<String>) -> Self {
+        Self { kind: "info", text: text.into() }
+    }
+
+    fn from_cookie(value: &str) -> Option<Self> {
+        let (kind, text) = value.split_once('.')?;
+        let kind = ["success", "error", "info"].into_iter().find(|known| *known == kind)?;
+        let text = percent_decode_str(text).decode_utf8().ok()?.into_owned();
+        Some(Self { kind, text })
+    }
+
+    fn cookie(&self) -> Cookie<'static> {
+        let value = format!("{}.{}", self.kind, utf8_percent_encode(&self.text, NON_ALPHANUMERIC));
+        Cookie::build(FLASH_COOKIE, value).path("/").http_only(true).same_site(SameSite::Lax).finish()
+    }
+}
+
+/// The signed-in person as the pages show them.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub email: String,
+    pub is_staff: bool,
+    pub verified: bool,
+}
+
+/// What every page's frame (base.html) shows: the header, the flash, asset URLs, the CSRF token for forms.
+#[derive(Debug)]
+pub struct Layout {
+    pub app_name: String,
+    pub environment: String,
+    pub path: String,
+    pub viewer: Option<Viewer>,
+    pub csrf: String,
+    pub flash: Option<Flash>,
+    pub css: String,
+    pub js: String,
+    pub logo: String,
+}
+
+impl Layout {
+    pub fn new(req: &HttpRequest, state: &AppState, session: Option<&ActiveSession>) -> Self {
+        Self {
+            path: req.path().to_string(),
+            viewer: session.map(|s| Viewer {
+                email: s.user.email.clone(),
+                is_staff: s.user.is_staff,
+                verified: s.user.email_verified_at.is_some(),
+            }),
+            csrf: session.map(|s| s.csrf_token.clone()).unwrap_or_default(),
+            flash: req.cookie(FLASH_COOKIE).and_then(|c| Flash::from_cookie(c.value())),
+            ..Self::detached(state)
+        }
+    }
+
+    /// For a page rendered outside any request (the upstream-down page nginx serves).
+    pub fn detached(state: &AppState) -> Self {
+        let assets = &state.assets;
+        Self {
+            app_name: state.config.app_name.clone(),
+            environment: state.config.environment.as_str().to_string(),
+            path: String::new(),
+            viewer: None,
+            csrf: String::new(),
+            flash: None,
+            css: assets.url("css/site.css"),
+            js: assets.url("js/app.js"),
+            logo: assets.url("images/logo.svg"),
+        }
+    }
+
+    /// `aria-current="page"` for the navigation link to `href`.
+    pub fn current(&self, href: &str) -> &'static str {
+        let here = self.path == href || (href != "/" && self.path.starts_with(&format!("{href}/")));
+        if here { "page" } else { "false" }
+    }
+}
+
+/// The values and errors of a form being shown again.
+#[derive(Debug, Default)]
+pub struct FormState {
+    values: BTreeMap<String, String>,
+    errors: FieldErrors,
+    /// An error about the whole form (wrong password, too many attempts).
+    pub problem: Option<String>,
+}
+
+impl FormState {
+    pub fn with(values: &[(&str, &str)]) -> Self {
+        Self { values: values.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect(), ..Self::default() }
+    }
+
+    pub fn errors(mut self, errors: FieldErrors) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn problem(mut self, problem: impl Into<String>) -> Self {
+        self.problem = Some(problem.into());
+        self
+    }
+
+    pub fn value(&self, name: &str) -> &str {
+        self.values.get(name).map_or("", String::as_str)
+    }
+
+    pub fn error(&self, name: &str) -> Option<&str> {
+        self.errors.get(name).map(String::as_str)
+    }
+
+    /// `"true"` for a field in error (its `aria-invalid`).
+    pub fn invalid(&self, name: &str) -> &'static str {
+        if self.errors.contains_key(name) { "true" } else { "false" }
+    }
+}
+
+/// Renders a page; a flash the layout showed is spent (its cookie removed).
+pub fn render(layout: &Layout, status: StatusCode, page: &impl Template) -> AppResult<HttpResponse> {
+    let html = page.render().map_err(|err| anyhow::anyhow!("rendering a page: {err}"))?;
+    let mut response = HttpResponse::build(status);
+    response.content_type("text/html; charset=utf-8").insert_header((header::CACHE_CONTROL, "no-store"));
+    if layout.flash.is_some() {
+        let mut spent = Cookie::build(FLASH_COOKIE, "").path("/").finish();
+        spent.make_removal();
+        response.cookie(spent);
+    }
+    Ok(response.body(html))
+}
+
+/// 303 to `location`, with a flash for the next page.
+pub fn redirect(location: &str, flash: Option<Flash>) -> HttpResponse {
+    let mut response = HttpResponse::SeeOther();
+    response.insert_header((header::LOCATION, location.to_string()));
+    if let Some(flash) = flash {
+        response.cookie(flash.cookie());
+    }
+    response.finish()
+}
+
+/// A local path to return to after signing in (`next=`); anything else (another site, `//host`) is ignored.
+pub fn local_path(next: Option<&str>) -> Option<&str> {
+    next.filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
+}
+
+/// The signed-in user of a page. Without a session, extraction fails with 401, which [`errors::html_errors`] turns
+/// into a redirect to the login page. No CSRF check here: a form handler calls [`PageUser::check_csrf`].
+#[derive(Debug)]
+pub struct PageUser(pub ActiveSession);
+
+impl FromRequest for PageUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { identity::lookup(&req).await?.map(Self).ok_or(AppError::Unauthorized("not signed in")) })
+    }
+}
+
+impl PageUser {
+    /// The session's CSRF token must come with the form (hidden field) or in the `X-CSRF-Token` header.
+    pub fn check_csrf(&self, req: &HttpRequest, field: Option<&str>) -> AppResult<()> {
+        let header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        let sent = field.filter(|f| !f.is_empty()).or(header);
+        if sent.is_some_and(|sent| token::constant_time_eq(sent, &self.0.csrf_token)) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("the form's CSRF token is missing or out of date; reload the page"))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home<'a> {
+    layout: &'a Layout,
+}
+
+/// GET /
+pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let session = identity::lookup(&req).await?;
+    let layout = Layout::new(&req, &state, session.as_ref());
+    render(&layout, StatusCode::OK, &Home { layout: &layout })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flash_cookie_round_trip_and_unknown_kinds() {
+        let flash = Flash::success("Saved: \"a; b\" ✓");
+        let cookie = flash.cookie();
+        let back = Flash::from_cookie(cookie.value()).unwrap();
+        assert_eq!((back.kind, back.text.as_str()), ("success", "Saved: \"a; b\" ✓"));
+        assert!(Flash::from_cookie("evil.text").is_none());
+        assert!(Flash::from_cookie("no-separator").is_none());
+    }
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(local_path(Some("/notes?cursor=x")), Some("/notes?cursor=x"));
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "notes"] {
+            assert_eq!(local_path(Some(bad)), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The site as a person uses it, in headless Chromium: sign up through the form, confirm the address from the mail,
+//! sign out and in, write, edit and delete a note, see a bad form keep what was typed, reset the password by mail.
+//! Screenshots of every page land under `target/screenshots/frontend/`.
+
+mod driver;
+
+pub use driver::Browser;
+
+use crate::common::{TestApp, TestBroker, eventually, link_in, mail_to, unique_email};
+use crate::tasks::start_worker;
+
+const PASSWORD: &str = "a long browser password";
+const NEW_PASSWORD: &str = "another long password";
+
+async fn sign_in(browser: &Browser, email: &str, password: &str) {
+    browser.open("/login").await;
+    browser.fill("#email", email).await;
+    browser.fill("#password", password).await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_text(".page-head h1").await;
+}
+
+#[tokio::test]
+async fn a_person_signs_up_writes_notes_and_resets_the_password() {
+    let broker = TestBroker::new().await;
+    let app = TestApp::spawn().await;
+    let base = format!("http://{}", app.addr);
+    let _worker = start_worker(&app.db.url, &broker, &[("PUBLIC_URL", &base)]);
+    let browser = Browser::start(&base, "frontend").await;
+    let email = unique_email("browser");
+
+    // Home, then a signup refused for bad input: the errors stand beside their fields, the address is kept.
+    browser.open("/").await;
+    browser.page("home-anonymous").await;
+    browser.click("a.button-primary[href='/signup']").await;
+    browser.fill("#email", "not-an-address").await;
+    browser.fill("#password", "short").await;
+    browser.click("#signup-form button[type=submit]").await;
+    let error = browser.wait_text("#password-error").await;
+    assert!(error.contains("at least 8"), "{error}");
+    assert!(browser.wait_text("#email-error").await.contains("E-mail address"));
+    assert_eq!(browser.value("#email").await, "not-an-address", "what was typed is kept");
+    browser.page("signup-errors").await;
+
+    // 1. Sign up for real.
+    browser.fill("#email", &email).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#signup-form button[type=submit]").await;
+    let flash = browser.wait_text("[data-flash]").await;
+    assert!(flash.contains("Welcome"), "{flash}");
+    assert_eq!(browser.path().await, "/notes");
+    browser.page("notes-empty").await;
+
+    // 2. The confirmation mail's link.
+    let mail = eventually(30, "the welcome mail", || async { mail_to(&email).pop() }).await;
+    let link = link_in(&mail, "/verify-email?token=").expect("a confirmation link");
+    browser.client.goto(&link).await.unwrap();
+    assert_eq!(browser.wait_text("h1").await, "Address confirmed");
+    browser.page("verified").await;
+    browser.open("/account").await;
+    assert!(browser.wait_text("main").await.contains("Your address is confirmed."));
+    browser.page("account").await;
+
+    // 3. Sign out, sign in again.
+    browser.click(".site-nav form button").await;
+    assert!(browser.wait_text("[data-flash]").await.contains("signed out"));
+    browser.open("/notes").await;
+    assert!(browser.path().await.starts_with("/login?next="), "{}", browser.path().await);
+    browser.page("login").await;
+    browser.fill("#email", &email).await;
+    browser.fill("#password", "wrong password!").await;
+    browser.click("#login-form button[type=submit]").await;
+    assert!(browser.wait_text("[role=alert]").await.contains("not right"));
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_text(".page-head h1").await;
+    assert_eq!(browser.path().await, "/notes", "back where the login started");
+
+    // 4 and 5. A note: refused without a title (the text is kept), created, edited, deleted.
+    browser.click("a[href='/notes/new']").await;
+    browser.wait_text("#note-form").await;
+    browser.fill("#body", "Milk, eggs, and a very long list of things to buy before Sunday.").await;
+    browser.click("#note-form button[type=submit]").await;
+    assert!(browser.wait_text("#title-error").await.contains("Title"));
+    assert!(browser.value("#body").await.starts_with("Milk, eggs"), "the text is kept");
+    browser.page("note-errors").await;
+    browser.fill("#title", "Shopping").await;
+    browser.click("#note-form button[type=submit]").await;
+    assert!(browser.wait_text("[data-flash]").await.contains("Shopping"));
+    browser.page("notes-one").await;
+    browser.click(".note-list a").await;
+    browser.wait_text("#note-form").await;
+    browser.page("note-edit").await;
+    browser.fill("#title", "Shopping for Sunday").await;
+    browser.click("#note-form button[type=submit]").await;
+    assert!(browser.wait_text("[data-flash]").await.contains("Shopping for Sunday"));
+    assert!(browser.wait_text(".note-list").await.contains("Shopping for Sunday"));
+    browser.click(".note-list a").await;
+    browser.click("button[data-confirm]").await;
+    browser.client.accept_alert().await.unwrap();
+    assert!(browser.wait_text("[data-flash]").await.contains("deleted"));
+    assert!(browser.wait_text("main").await.contains("No notes yet"));
+
+    // A page that does not exist is a page too.
+    browser.open("/notes/00000000-0000-0000-0000-000000000000/edit").await;
+    assert_eq!(browser.wait_text(".error-page .code").await, "404");
+    browser.page("not-found").await;
+
+    // 6. Reset the password by mail, signed out.
+    browser.click(".site-nav form button").await;
+    browser.wait_text("[data-flash]").await;
+    browser.open("/forgot-password").await;
+    browser.page("forgot").await;
+    browser.fill("#email", &email).await;
+    browser.click("#forgot-form button[type=submit]").await;
+    assert!(browser.wait_text("[data-flash]").await.contains("on its way"));
+    let mail = eventually(30, "the reset mail", || async {
+        mail_to(&email).into_iter().find(|m| m.contains("/reset-password?token="))
+    })
+    .await;
+    let link = link_in(&mail, "/reset-password?token=").expect("a reset link");
+    browser.client.goto(&link).await.unwrap();
+    browser.wait_text("#reset-form").await;
+    browser.page("reset").await;
+    browser.fill("#password", NEW_PASSWORD).await;
+    browser.click("#reset-form button[type=submit]").await;
+    assert!(browser.wait_text("[data-flash]").await.contains("password is changed"));
+    sign_in(&browser, &email, NEW_PASSWORD).await;
+    assert_eq!(browser.path().await, "/notes");
+
+    browser.close().await;
+}
