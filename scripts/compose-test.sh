@@ -9,9 +9,11 @@ Usage: scripts/compose-test.sh [--keep] [--help]
   0. copies the checkout (tracked and untracked, not ignored files) to $CARGO_TARGET_DIR/compose-test/stack and
      works there: the checkout's own .env, .envs/*.env, nginx/certs and running stacks are never touched
   1. ./install_docker.sh (local): images, stack, migrations, admin user; prints the time from up to all-healthy
-  2. through nginx only: / renders with security headers; a static file comes from nginx (the web role's log never
-     sees it), gzipped; an 11 MB body is refused; signup, the verification mail in the mail catcher (so the worker ran the task), verify, logout,
-     login, the notes API create/read/update/delete
+  2. through nginx only: / renders with security headers; its content-hashed stylesheet comes from nginx (the web
+     role's log never sees it), gzipped and cached as immutable; an 11 MB body is refused; signup, the
+     verification mail in the mail catcher (so the worker ran the task), verify, logout, login, the notes API
+     create/read/update/delete; the pages' HTTP forms from signup to a note (CSRF, errors); a .scss edit reaches
+     the CSS nginx serves within 5 s (the frontend watcher); with web stopped, nginx shows the site's own page
   3. every container healthy and not root; only nginx publishes a port
   4. google_storage.sh -b, -l, -r: a backup of the stack restored over changed data brings the data back
   5. ./install_docker.sh again: still healthy, no data lost; then the plain commands on the installed stack, with
@@ -179,10 +181,18 @@ grep -qi "^x-content-type-options: nosniff" "$work/headers" || fail "no nosniff 
 
 marker=probe-$RANDOM$RANDOM
 expect 404 "$(http GET "/no-such-page-$marker")" "an unknown page is proxied to the app"
-expect 200 "$(http GET /static/css/site.css)" "GET /static/css/site.css"
+css_path=$(grep -oE '/static/css/site\.[0-9a-f]{8}\.css' "$work/body" | head -n1)
+[ -n "$css_path" ] || fail "the home page links no content-hashed stylesheet"
+expect 200 "$(http GET "$css_path")" "GET $css_path (the page's hashed stylesheet)"
 grep -q 'font-family' "$work/body" || fail "the stylesheet's content is not served"
 grep -qi '^etag:' "$work/headers" || fail "the static answer carries no ETag: not nginx's file server?"
-encoding=$(curl -sS -o /dev/null -D - -H 'Accept-Encoding: gzip' "$base/static/css/site.css" | tr -d '\r' \
+grep -qi '^cache-control: public, max-age=31536000, immutable' "$work/headers" \
+  || fail "a hashed asset is not cached as immutable: $(grep -i '^cache-control' "$work/headers")"
+pass "a hashed asset is cached for a year, immutable"
+expect 200 "$(http GET /static/robots.txt)" "GET /static/robots.txt (not hashed)"
+grep -qi '^cache-control: no-cache' "$work/headers" || fail "an unhashed static file is not revalidated"
+pass "an unhashed static file is revalidated (no-cache)"
+encoding=$(curl -sS -o /dev/null -D - -H 'Accept-Encoding: gzip' "$base$css_path" | tr -d '\r' \
   | sed -n 's/^[Cc]ontent-[Ee]ncoding: //p')
 [ "$encoding" = gzip ] || fail "nginx does not gzip the stylesheet (Content-Encoding: '$encoding')"
 pass "nginx compresses text answers (gzip)"
@@ -244,6 +254,64 @@ expect 404 "$(http GET "/api/notes/$note")" "it is gone"
 expect 201 "$(http POST /api/notes -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
   -d '{"title":"keep","body":"must survive a second install and a restore"}')" "create a note to keep"
 kept=$(json 'd["id"]' < "$work/body")
+
+step "pages through nginx: HTTP forms from signup to a note, the watcher, the page for a web role that is down"
+jar=$work/page-cookies
+# A browser's form post: its Origin, Accept: text/html, the page's cookies; no redirect followed.
+form() {
+  local path=$1; shift
+  curl -sS -o "$work/body" -D "$work/headers" -w '%{http_code}' -b "$jar" -c "$jar" -H "Origin: $base" \
+    -H 'Accept: text/html' "$@" "$base$path"
+}
+location() { tr -d '\r' < "$work/headers" | sed -n 's/^[Ll]ocation: //p'; }
+form_email="forms-$marker@example.com"
+expect 303 "$(form /signup --data-urlencode "email=$form_email" --data-urlencode "password=$password")" \
+  "the signup form creates the account"
+[ "$(location)" = /notes ] || fail "signup redirects to $(location), not /notes"
+expect 200 "$(form /notes)" "the notes page, signed in by the form's cookie"
+grep -q 'Welcome!' "$work/body" || fail "no welcome message on the notes page"
+page_csrf=$(grep -oE 'name="csrf_token" value="[^"]+"' "$work/body" | head -n1 | cut -d'"' -f4)
+[ -n "$page_csrf" ] || fail "the notes page has no CSRF field"
+expect 422 "$(form /notes --data-urlencode 'title=' --data-urlencode 'body=kept' -d "csrf_token=$page_csrf")" \
+  "a note without a title is refused"
+grep -q 'id="title-error"' "$work/body" || fail "the refused form shows no error beside the title"
+expect 303 "$(form /notes --data-urlencode "title=form note $marker" --data-urlencode 'body=through nginx' \
+  -d "csrf_token=$page_csrf")" "the note form creates the note"
+expect 200 "$(form /notes)" "the list shows it"
+grep -q "form note $marker" "$work/body" || fail "the new note is not on the list"
+expect 403 "$(form /notes --data-urlencode 'title=forged' -d 'csrf_token=wrong')" "a form with a wrong CSRF token"
+
+scss=frontend/scss/_alerts.scss
+original_scss=$(cat "$scss")
+printf '\n.compose-probe-%s { color: red; }\n' "$marker" >> "$scss"
+saved=$SECONDS
+seen=""
+while [ $((SECONDS - saved)) -le 5 ]; do
+  now_css=$(curl -sS "$base/" | grep -oE '/static/css/site\.[0-9a-f]{8}\.css' | head -n1)
+  if [ -n "$now_css" ] && [ "$now_css" != "$css_path" ] && curl -sS "$base$now_css" | grep -q "compose-probe-$marker"; then
+    seen=$((SECONDS - saved))
+    break
+  fi
+  sleep 0.3
+done
+printf '%s\n' "$original_scss" > "$scss"
+[ -n "$seen" ] || fail "a .scss edit did not reach the CSS served through nginx within 5 s ($("${local_stack[@]}" logs --no-color --tail 20 frontend))"
+pass "a .scss edit is in the CSS served through nginx after ${seen}s (the frontend watcher, no restart)"
+
+"${local_stack[@]}" stop web >/dev/null 2>&1
+code=$(http GET / -H 'Accept: text/html')
+case "$code" in 502|504) ;; *) fail "with web stopped, nginx answered $code (expected 502 or 504)" ;; esac
+grep -q 'Back in a moment' "$work/body" || fail "nginx did not serve the site's own page for a web role that is down"
+pass "the page nginx shows while web is down is the site's own (errors/50x.html)"
+"${local_stack[@]}" start web >/dev/null 2>&1
+deadline=$((SECONDS + 90))
+until [ "$(http GET /healthz)" = 200 ]; do
+  [ $SECONDS -lt $deadline ] || fail "web did not come back within 90 s"
+  # The restarted container may have a new address: nginx looks it up again on reload (see Troubleshooting).
+  "${local_stack[@]}" exec -T nginx nginx -e stderr -s reload >/dev/null 2>&1 || true
+  sleep 2
+done
+pass "web is back"
 
 # --- 3 -----------------------------------------------------------------------------------------------------------
 step "containers"

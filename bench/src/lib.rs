@@ -14,6 +14,15 @@ pub fn app_binary(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(app)
 }
 
+/// The project's `frontend/` built by the real asset builder into a scratch directory: the `STATIC_DIR` of the
+/// servers the benchmarks start (the server refuses to start without a manifest).
+pub fn built_assets() -> anyhow::Result<PathBuf> {
+    let out = std::env::temp_dir().join(format!("bench-assets-{}", std::process::id()));
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend");
+    assets::build(&src, &out).context("building frontend/")?;
+    Ok(out)
+}
+
 pub async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     let (client, connection) =
         tokio_postgres::connect(url, tokio_postgres::NoTls).await.context("connecting to PostgreSQL")?;

@@ -65,6 +65,7 @@ impl Server {
         let child = tokio::process::Command::new(app)
             .arg("server")
             .env_clear()
+            .env("STATIC_DIR", bench::built_assets()?)
             .envs([
                 ("DATABASE_URL", url),
                 ("PORT", &port.to_string()),
