@@ -178,11 +178,11 @@ expect 200 "$(http GET /)" "GET / renders"
 grep -q '<html' "$work/body" || fail "/ is not a page"
 grep -qi '^content-security-policy:' "$work/headers" || fail "no Content-Security-Policy on /"
 grep -qi "^x-content-type-options: nosniff" "$work/headers" || fail "no nosniff on /"
+css_path=$(grep -oE '/static/css/site\.[0-9a-f]{8}\.css' "$work/body" | head -n1)
+[ -n "$css_path" ] || fail "the home page links no content-hashed stylesheet"
 
 marker=probe-$RANDOM$RANDOM
 expect 404 "$(http GET "/no-such-page-$marker")" "an unknown page is proxied to the app"
-css_path=$(grep -oE '/static/css/site\.[0-9a-f]{8}\.css' "$work/body" | head -n1)
-[ -n "$css_path" ] || fail "the home page links no content-hashed stylesheet"
 expect 200 "$(http GET "$css_path")" "GET $css_path (the page's hashed stylesheet)"
 grep -q 'font-family' "$work/body" || fail "the stylesheet's content is not served"
 grep -qi '^etag:' "$work/headers" || fail "the static answer carries no ETag: not nginx's file server?"

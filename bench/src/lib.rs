@@ -158,3 +158,45 @@ mod tests {
         assert_eq!(load.errors, 7);
     }
 }
+
+/// A free port on loopback.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `app server` on a free port, against `url`, serving the built `frontend/`, until dropped.
+#[derive(Debug)]
+pub struct Server {
+    child: tokio::process::Child,
+    pub base: String,
+}
+
+impl Server {
+    /// Starts it with `extra` variables and waits until `/readyz` answers.
+    pub async fn start(app: &PathBuf, url: &str, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let child = tokio::process::Command::new(app)
+            .arg("server")
+            .env_clear()
+            .env("STATIC_DIR", built_assets()?)
+            .envs([("DATABASE_URL", url), ("PORT", &port.to_string()), ("LOG_FORMAT", "json"), ("RUST_LOG", "warn")])
+            .envs(extra.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", app.display()))?;
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while client.get(format!("{base}/readyz")).send().await.map(|r| r.status().is_success()).ok() != Some(true) {
+            anyhow::ensure!(std::time::Instant::now() < deadline, "the server did not become ready");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Ok(Self { child, base })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or_default()
+    }
+}

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use bench::{Load, ScratchDb};
+use bench::{Load, ScratchDb, Server};
 use clap::Parser;
 use web::models::keyset::Keyset;
 
@@ -46,51 +46,6 @@ struct Opts {
     /// The stack's published HTTP port on 127.0.0.1, used only to sign in.
     #[arg(long, default_value_t = 8080)]
     compose_port: u16,
-}
-
-/// A free port on loopback.
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// `app server` on a free port, against `url`, until dropped.
-struct Server {
-    child: tokio::process::Child,
-    base: String,
-}
-
-impl Server {
-    async fn start(app: &PathBuf, url: &str) -> anyhow::Result<Self> {
-        let port = free_port()?;
-        let child = tokio::process::Command::new(app)
-            .arg("server")
-            .env_clear()
-            .env("STATIC_DIR", bench::built_assets()?)
-            .envs([
-                ("DATABASE_URL", url),
-                ("PORT", &port.to_string()),
-                ("LOG_FORMAT", "json"),
-                ("RUST_LOG", "warn"),
-                ("DATABASE_POOL_SIZE", "32"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {}", app.display()))?;
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client.get(format!("{base}/readyz")).send().await.map(|r| r.status().is_success()).ok() != Some(true) {
-            anyhow::ensure!(Instant::now() < deadline, "the server did not become ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Ok(Self { child, base })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id().unwrap_or_default()
-    }
 }
 
 /// Samples the resident memory of `pid` until `stop`; the peak in MiB.
@@ -156,7 +111,7 @@ impl StaticNginx {
         let dir = std::env::temp_dir().join(format!("bench-nginx-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(dir.join("root"))?;
         std::fs::write(dir.join("root/note.json"), body)?;
-        let port = free_port()?;
+        let port = bench::free_port()?;
         let conf = format!(
             "daemon off; worker_processes 2; pid {dir}/nginx.pid; error_log {dir}/error.log;\n\
              events {{ worker_connections 1024; }}\n\
@@ -328,7 +283,7 @@ async fn main() -> anyhow::Result<()> {
         let result = async {
             let migrate_url = db.url.clone();
             tokio::task::spawn_blocking(move || web::db::run_migrations(&migrate_url)).await??;
-            let server = Server::start(&app, &db.url).await?;
+            let server = Server::start(&app, &db.url, &[("DATABASE_POOL_SIZE", "32")]).await?;
             let cookie = session(&server.base).await?;
             let client = bench::connect(&db.url).await?;
             client

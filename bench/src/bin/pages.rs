@@ -3,8 +3,7 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -98,24 +97,9 @@ async fn main() -> anyhow::Result<()> {
 async fn run(opts: &Opts, app: &PathBuf, url: &str) -> anyhow::Result<()> {
     let migrate_url = url.to_string();
     tokio::task::spawn_blocking(move || web::db::run_migrations(&migrate_url)).await??;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let _server = tokio::process::Command::new(app)
-        .arg("server")
-        .env_clear()
-        .env("STATIC_DIR", bench::built_assets()?)
-        .envs([("DATABASE_URL", url), ("PORT", &port.to_string()), ("SERVE_STATIC", "true"), ("RUST_LOG", "warn")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", app.display()))?;
-    let base = format!("http://127.0.0.1:{port}");
+    let server = bench::Server::start(app, url, &[("SERVE_STATIC", "true")]).await?;
+    let base = server.base.clone();
     let anonymous = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while anonymous.get(format!("{base}/readyz")).send().await.map(|r| r.status().is_success()).ok() != Some(true) {
-        anyhow::ensure!(Instant::now() < deadline, "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
     // A signed-in person with a full first page of notes, made through the forms.
     let person = reqwest::Client::builder().cookie_store(true).build()?;

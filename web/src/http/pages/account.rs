@@ -6,7 +6,7 @@ use askama::Template;
 use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
-use super::{Flash, FormState, Layout, PageUser, redirect, render};
+use super::{CsrfForm, Flash, FormState, Layout, PageUser, redirect, render};
 use crate::config::Secret;
 use crate::error::{AppResult, FieldErrors};
 use crate::http::{AppState, identity};
@@ -108,11 +108,6 @@ pub async fn change_password(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    csrf_token: Option<String>,
-}
-
 /// POST /account/verification: the confirmation mail again (through the outbox, like the first one).
 #[tracing::instrument(skip_all)]
 pub async fn resend_verification(
@@ -121,7 +116,7 @@ pub async fn resend_verification(
     user: PageUser,
     form: web::Form<CsrfForm>,
 ) -> AppResult<HttpResponse> {
-    user.check_csrf(&req, form.csrf_token.as_deref())?;
+    user.check_csrf(&req, form.token())?;
     if user.0.user.email_verified_at.is_some() {
         return Ok(redirect("/account", Some(Flash::info("Your address is already confirmed."))));
     }

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Flash, FormState, Layout, PageUser, local_path, redirect, render};
+use super::{CsrfForm, Flash, FormState, Layout, PageUser, local_path, redirect, render};
 use crate::error::{AppError, AppResult};
 use crate::http::identity;
 use crate::http::{AppState, email_links, login};
@@ -154,11 +154,6 @@ pub async fn login(
     render(&layout, status, &LoginPage { layout: &layout, form: &values, next })
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    csrf_token: Option<String>,
-}
-
 /// POST /logout
 #[tracing::instrument(skip_all)]
 pub async fn logout(
@@ -167,7 +162,7 @@ pub async fn logout(
     user: PageUser,
     form: web::Form<CsrfForm>,
 ) -> AppResult<HttpResponse> {
-    user.check_csrf(&req, form.csrf_token.as_deref())?;
+    user.check_csrf(&req, form.token())?;
     let mut conn = state.conn().await?;
     sessions::delete(&mut conn, user.0.id).await?;
     let mut response = redirect("/", Some(Flash::info("You are signed out.")));

@@ -186,6 +186,18 @@ pub fn local_path(next: Option<&str>) -> Option<&str> {
     next.filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
 }
 
+/// A form that carries nothing but the session's CSRF token (sign out, delete, resend).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfForm {
+    csrf_token: Option<String>,
+}
+
+impl CsrfForm {
+    pub fn token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+}
+
 /// The signed-in user of a page. Without a session, extraction fails with 401, which [`errors::html_errors`] turns
 /// into a redirect to the login page. No CSRF check here: a form handler calls [`PageUser::check_csrf`].
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Flash, FormState, Layout, PageUser, redirect, render};
+use super::{CsrfForm, Flash, FormState, Layout, PageUser, redirect, render};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::identity::COOKIE;
@@ -146,11 +146,6 @@ pub async fn update(
     Ok(redirect("/notes", Some(Flash::success(format!("Note “{}” saved.", updated.title)))))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    csrf_token: Option<String>,
-}
-
 /// POST /notes/{id}/delete
 #[tracing::instrument(skip_all)]
 pub async fn delete(
@@ -160,7 +155,7 @@ pub async fn delete(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> AppResult<HttpResponse> {
-    user.check_csrf(&req, form.csrf_token.as_deref())?;
+    user.check_csrf(&req, form.token())?;
     let id = note_id(&id)?;
     let mut conn = state.conn().await?;
     if !note::delete(&mut conn, user.0.user.id, id).await? {
