@@ -285,18 +285,19 @@ scss=frontend/scss/_alerts.scss
 original_scss=$(cat "$scss")
 printf '\n.compose-probe-%s { color: red; }\n' "$marker" >> "$scss"
 saved=$SECONDS
+saved_ms=$(($(date +%s%N) / 1000000))
 seen=""
 while [ $((SECONDS - saved)) -le 5 ]; do
   now_css=$(curl -sS "$base/" | grep -oE '/static/css/site\.[0-9a-f]{8}\.css' | head -n1)
   if [ -n "$now_css" ] && [ "$now_css" != "$css_path" ] && curl -sS "$base$now_css" | grep -q "compose-probe-$marker"; then
-    seen=$((SECONDS - saved))
+    seen=$(($(date +%s%N) / 1000000 - saved_ms))
     break
   fi
   sleep 0.3
 done
 printf '%s\n' "$original_scss" > "$scss"
 [ -n "$seen" ] || fail "a .scss edit did not reach the CSS served through nginx within 5 s ($("${local_stack[@]}" logs --no-color --tail 20 frontend))"
-pass "a .scss edit is in the CSS served through nginx after ${seen}s (the frontend watcher, no restart)"
+pass "a .scss edit is in the CSS served through nginx after ${seen} ms (the frontend watcher, no restart)"
 
 "${local_stack[@]}" stop web >/dev/null 2>&1
 code=$(http GET / -H 'Accept: text/html')
@@ -311,7 +312,12 @@ until [ "$(http GET /healthz)" = 200 ]; do
   "${local_stack[@]}" exec -T nginx nginx -e stderr -s reload >/dev/null 2>&1 || true
   sleep 2
 done
-pass "web is back"
+web_id=$("${local_stack[@]}" ps -q web)
+until [ "$(docker inspect -f '{{.State.Health.Status}}' "$web_id")" = healthy ]; do
+  [ $SECONDS -lt $deadline ] || fail "web did not report healthy again within 90 s"
+  sleep 1
+done
+pass "web is back, healthy"
 
 # --- 3 -----------------------------------------------------------------------------------------------------------
 step "containers"

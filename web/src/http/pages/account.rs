@@ -6,11 +6,12 @@ use askama::Template;
 use diesel_async::AsyncConnection as _;
 use serde::Deserialize;
 
-use super::{CsrfForm, Flash, FormState, Layout, PageUser, redirect, render};
+use super::{Flash, FormState, Layout, NoFields, PageUser, SignedForm, redirect, render};
 use crate::config::Secret;
 use crate::error::{AppResult, FieldErrors};
 use crate::http::{AppState, identity};
 use crate::models::session as sessions;
+use crate::models::session::ActiveSession;
 use crate::models::user::{self, NewPassword};
 use crate::password;
 use crate::tasks::{
@@ -36,31 +37,30 @@ struct DeletePage<'a> {
 fn account_page(
     req: &HttpRequest,
     state: &AppState,
-    user: &PageUser,
+    user: &ActiveSession,
     status: StatusCode,
     form: &FormState,
 ) -> AppResult<HttpResponse> {
-    let layout = Layout::new(req, state, Some(&user.0));
-    let member_since = user.0.user.created_at.format("%-d %B %Y").to_string();
+    let layout = Layout::new(req, state, Some(user));
+    let member_since = user.user.created_at.format("%-d %B %Y").to_string();
     render(&layout, status, &AccountPage { layout: &layout, form, member_since })
 }
 
 /// GET /account
 pub async fn show(req: HttpRequest, state: web::Data<AppState>, user: PageUser) -> AppResult<HttpResponse> {
-    account_page(&req, &state, &user, StatusCode::OK, &FormState::default())
+    account_page(&req, &state, &user.0, StatusCode::OK, &FormState::default())
 }
 
 #[derive(Debug, Deserialize)]
 pub struct PasswordForm {
-    csrf_token: Option<String>,
     current_password: Option<String>,
     new_password: Option<String>,
 }
 
 /// Whether `given` is the account's password (argon2, off the async threads).
-async fn password_matches(user: &PageUser, given: Option<&String>) -> AppResult<bool> {
+async fn password_matches(user: &ActiveSession, given: Option<&String>) -> AppResult<bool> {
     let Some(given) = given.filter(|g| !g.is_empty()) else { return Ok(false) };
-    Ok(password::verify(Secret::new(given.clone()), user.0.user.password_hash.clone()).await?)
+    Ok(password::verify(Secret::new(given.clone()), user.user.password_hash.clone()).await?)
 }
 
 /// POST /account/password: every other session of the account ends; this browser gets a fresh one.
@@ -68,10 +68,9 @@ async fn password_matches(user: &PageUser, given: Option<&String>) -> AppResult<
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: PageUser,
-    form: web::Form<PasswordForm>,
+    form: SignedForm<PasswordForm>,
 ) -> AppResult<HttpResponse> {
-    user.check_csrf(&req, form.csrf_token.as_deref())?;
+    let SignedForm { user, fields: form } = form;
     let mut errors = FieldErrors::new();
     if !password_matches(&user, form.current_password.as_ref()).await? {
         errors.insert("current_password".into(), "is not your current password".into());
@@ -93,7 +92,7 @@ pub async fn change_password(
         );
     };
     let hash = password::hash(new.into_secret()).await?;
-    let (id, ttl) = (user.0.user.id, state.config.auth.session_ttl);
+    let (id, ttl) = (user.user.id, state.config.auth.session_ttl);
     let mut conn = state.conn().await?;
     let fresh = conn
         .transaction(async |conn| {
@@ -110,19 +109,14 @@ pub async fn change_password(
 
 /// POST /account/verification: the confirmation mail again (through the outbox, like the first one).
 #[tracing::instrument(skip_all)]
-pub async fn resend_verification(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: PageUser,
-    form: web::Form<CsrfForm>,
-) -> AppResult<HttpResponse> {
-    user.check_csrf(&req, form.token())?;
-    if user.0.user.email_verified_at.is_some() {
+pub async fn resend_verification(state: web::Data<AppState>, form: SignedForm<NoFields>) -> AppResult<HttpResponse> {
+    let user = form.user;
+    if user.user.email_verified_at.is_some() {
         return Ok(redirect("/account", Some(Flash::info("Your address is already confirmed."))));
     }
     let mut conn = state.conn().await?;
-    tasks::enqueue(&mut conn, &SendEmail { user_id: user.0.user.id, kind: MailKind::VerifyEmail }).await?;
-    let text = format!("A new confirmation link is on its way to {}.", user.0.user.email);
+    tasks::enqueue(&mut conn, &SendEmail { user_id: user.user.id, kind: MailKind::VerifyEmail }).await?;
+    let text = format!("A new confirmation link is on its way to {}.", user.user.email);
     Ok(redirect("/account", Some(Flash::success(text))))
 }
 
@@ -134,7 +128,6 @@ pub async fn delete_page(req: HttpRequest, state: web::Data<AppState>, user: Pag
 
 #[derive(Debug, Deserialize)]
 pub struct DeleteForm {
-    csrf_token: Option<String>,
     password: Option<String>,
 }
 
@@ -143,19 +136,18 @@ pub struct DeleteForm {
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: PageUser,
-    form: web::Form<DeleteForm>,
+    form: SignedForm<DeleteForm>,
 ) -> AppResult<HttpResponse> {
-    user.check_csrf(&req, form.csrf_token.as_deref())?;
+    let SignedForm { user, fields: form } = form;
     if !password_matches(&user, form.password.as_ref()).await? {
-        let layout = Layout::new(&req, &state, Some(&user.0));
+        let layout = Layout::new(&req, &state, Some(&user));
         let errors = FieldErrors::from([("password".to_string(), "is not your password".to_string())]);
         let form = FormState::default().errors(errors);
         return render(&layout, StatusCode::UNPROCESSABLE_ENTITY, &DeletePage { layout: &layout, form: &form });
     }
     let mut conn = state.conn().await?;
-    user::delete(&mut conn, user.0.user.id).await?;
-    tracing::info!(user_id = %user.0.user.id, "account deleted");
+    user::delete(&mut conn, user.user.id).await?;
+    tracing::info!(user_id = %user.user.id, "account deleted");
     let mut response = redirect("/", Some(Flash::info("Your account and its notes are deleted.")));
     response.add_cookie(&identity::removal_cookie(&state.config)).map_err(anyhow::Error::from)?;
     Ok(response)

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{CsrfForm, Flash, FormState, Layout, PageUser, local_path, redirect, render};
+use super::{Flash, FormState, Layout, NoFields, SignedForm, local_path, redirect, render};
 use crate::error::{AppError, AppResult};
 use crate::http::identity;
 use crate::http::{AppState, email_links, login};
@@ -156,15 +156,9 @@ pub async fn login(
 
 /// POST /logout
 #[tracing::instrument(skip_all)]
-pub async fn logout(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: PageUser,
-    form: web::Form<CsrfForm>,
-) -> AppResult<HttpResponse> {
-    user.check_csrf(&req, form.token())?;
+pub async fn logout(state: web::Data<AppState>, form: SignedForm<NoFields>) -> AppResult<HttpResponse> {
     let mut conn = state.conn().await?;
-    sessions::delete(&mut conn, user.0.id).await?;
+    sessions::delete(&mut conn, form.user.id).await?;
     let mut response = redirect("/", Some(Flash::info("You are signed out.")));
     response.add_cookie(&identity::removal_cookie(&state.config)).map_err(anyhow::Error::from)?;
     Ok(response)

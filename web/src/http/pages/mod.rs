@@ -186,20 +186,51 @@ pub fn local_path(next: Option<&str>) -> Option<&str> {
     next.filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
 }
 
-/// A form that carries nothing but the session's CSRF token (sign out, delete, resend).
+/// The fields of a form and the CSRF token that comes with it.
 #[derive(Debug, serde::Deserialize)]
-pub struct CsrfForm {
+struct WithCsrf<T> {
     csrf_token: Option<String>,
+    #[serde(flatten)]
+    fields: T,
 }
 
-impl CsrfForm {
-    pub fn token(&self) -> Option<&str> {
-        self.csrf_token.as_deref()
+/// A form with no fields of its own (sign out, delete, resend): only the CSRF token.
+#[derive(Debug, serde::Deserialize)]
+pub struct NoFields {}
+
+/// A signed-in user's form post: the session (without one, 401, which [`errors::html_errors`] turns into the login
+/// page) and the form's fields, accepted only with the session's CSRF token, in the form's `csrf_token` field or
+/// the `X-CSRF-Token` header (else 403).
+#[derive(Debug)]
+pub struct SignedForm<T> {
+    pub user: ActiveSession,
+    pub fields: T,
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for SignedForm<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = web::Form::<WithCsrf<T>>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let user = identity::lookup(&req).await?.ok_or(AppError::Unauthorized("not signed in"))?;
+            let web::Form(WithCsrf { csrf_token, fields }) = form.await?;
+            let header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            let sent = csrf_token.as_deref().filter(|t| !t.is_empty()).or(header);
+            if !sent.is_some_and(|sent| token::constant_time_eq(sent, &user.csrf_token)) {
+                return Err(
+                    AppError::Forbidden("the form's CSRF token is missing or out of date; reload the page").into()
+                );
+            }
+            Ok(Self { user, fields })
+        })
     }
 }
 
 /// The signed-in user of a page. Without a session, extraction fails with 401, which [`errors::html_errors`] turns
-/// into a redirect to the login page. No CSRF check here: a form handler calls [`PageUser::check_csrf`].
+/// into a redirect to the login page. For pages only: a form post takes [`SignedForm`], which checks CSRF.
 #[derive(Debug)]
 pub struct PageUser(pub ActiveSession);
 
@@ -210,19 +241,6 @@ impl FromRequest for PageUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move { identity::lookup(&req).await?.map(Self).ok_or(AppError::Unauthorized("not signed in")) })
-    }
-}
-
-impl PageUser {
-    /// The session's CSRF token must come with the form (hidden field) or in the `X-CSRF-Token` header.
-    pub fn check_csrf(&self, req: &HttpRequest, field: Option<&str>) -> AppResult<()> {
-        let header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        let sent = field.filter(|f| !f.is_empty()).or(header);
-        if sent.is_some_and(|sent| token::constant_time_eq(sent, &self.0.csrf_token)) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden("the form's CSRF token is missing or out of date; reload the page"))
-        }
     }
 }
 

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{CsrfForm, Flash, FormState, Layout, PageUser, redirect, render};
+use super::{Flash, FormState, Layout, NoFields, PageUser, SignedForm, redirect, render};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::identity::COOKIE;
@@ -70,7 +70,6 @@ pub async fn new(req: HttpRequest, state: web::Data<AppState>, user: PageUser) -
 
 #[derive(Debug, Deserialize)]
 pub struct NoteForm {
-    csrf_token: Option<String>,
     title: Option<String>,
     body: Option<String>,
 }
@@ -89,20 +88,19 @@ impl NoteForm {
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: PageUser,
-    form: web::Form<NoteForm>,
+    form: SignedForm<NoteForm>,
 ) -> AppResult<HttpResponse> {
-    user.check_csrf(&req, form.csrf_token.as_deref())?;
+    let SignedForm { user, fields: form } = form;
     let (title, body) = match parse_note(form.title.as_deref(), form.body.as_deref()) {
         Ok(fields) => fields,
         Err(errors) => {
-            let layout = Layout::new(&req, &state, Some(&user.0));
+            let layout = Layout::new(&req, &state, Some(&user));
             let view = FormPage { layout: &layout, form: &form.state().errors(errors), id: None };
             return render(&layout, StatusCode::UNPROCESSABLE_ENTITY, &view);
         }
     };
     let mut conn = state.conn().await?;
-    let created = note::create(&mut conn, user.0.user.id, title, body).await?;
+    let created = note::create(&mut conn, user.user.id, title, body).await?;
     Ok(redirect("/notes", Some(Flash::success(format!("Note “{}” created.", created.title)))))
 }
 
@@ -126,39 +124,35 @@ pub async fn edit(
 pub async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: PageUser,
     id: web::Path<String>,
-    form: web::Form<NoteForm>,
+    form: SignedForm<NoteForm>,
 ) -> AppResult<HttpResponse> {
-    user.check_csrf(&req, form.csrf_token.as_deref())?;
+    let SignedForm { user, fields: form } = form;
     let id = note_id(&id)?;
     let (title, body) = match parse_note(form.title.as_deref(), form.body.as_deref()) {
         Ok(fields) => fields,
         Err(errors) => {
-            let layout = Layout::new(&req, &state, Some(&user.0));
+            let layout = Layout::new(&req, &state, Some(&user));
             let view = FormPage { layout: &layout, form: &form.state().errors(errors), id: Some(id.to_string()) };
             return render(&layout, StatusCode::UNPROCESSABLE_ENTITY, &view);
         }
     };
     let mut conn = state.conn().await?;
     let updated =
-        note::update(&mut conn, user.0.user.id, id, Some(title), Some(body)).await?.ok_or(AppError::NotFound)?;
+        note::update(&mut conn, user.user.id, id, Some(title), Some(body)).await?.ok_or(AppError::NotFound)?;
     Ok(redirect("/notes", Some(Flash::success(format!("Note “{}” saved.", updated.title)))))
 }
 
 /// POST /notes/{id}/delete
 #[tracing::instrument(skip_all)]
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: PageUser,
     id: web::Path<String>,
-    form: web::Form<CsrfForm>,
+    form: SignedForm<NoFields>,
 ) -> AppResult<HttpResponse> {
-    user.check_csrf(&req, form.token())?;
     let id = note_id(&id)?;
     let mut conn = state.conn().await?;
-    if !note::delete(&mut conn, user.0.user.id, id).await? {
+    if !note::delete(&mut conn, form.user.user.id, id).await? {
         return Err(AppError::NotFound);
     }
     Ok(redirect("/notes", Some(Flash::info("Note deleted."))))
