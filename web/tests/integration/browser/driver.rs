@@ -42,6 +42,11 @@ pub fn screenshot_dir(suite: &str) -> PathBuf {
 impl Browser {
     /// Starts chromedriver and a headless Chromium whose pages are relative to `base` (`http://127.0.0.1:PORT`).
     pub async fn start(base: &str, suite: &str) -> Self {
+        Self::start_with(base, suite, &[]).await
+    }
+
+    /// With extra Chromium flags (`--force-dark-mode`: the system's dark scheme).
+    pub async fn start_with(base: &str, suite: &str, flags: &[&str]) -> Self {
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -49,12 +54,17 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver (Debian's chromium-driver; scripts/test.sh installs it)");
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-gpu".into(),
+            "--hide-scrollbars".into(),
+            format!("--window-size={WIDE},900"),
+        ];
+        args.extend(flags.iter().map(ToString::to_string));
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({ "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                              "--hide-scrollbars", format!("--window-size={WIDE},900")] }),
-        );
+        capabilities.insert("goog:chromeOptions".into(), json!({ "args": args }));
         let webdriver = format!("http://127.0.0.1:{port}");
         let mut last_error = None;
         for _ in 0..100 {
@@ -111,7 +121,7 @@ impl Browser {
         self.client.source().await.unwrap_or_default()
     }
 
-    async fn script(&self, code: &str) -> serde_json::Value {
+    pub async fn script(&self, code: &str) -> serde_json::Value {
         self.client.execute(code, vec![]).await.unwrap()
     }
 

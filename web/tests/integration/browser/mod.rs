@@ -130,3 +130,20 @@ async fn a_person_signs_up_writes_notes_and_resets_the_password() {
 
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_pages_follow_the_system_dark_scheme() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start_with(&format!("http://{}", app.addr), "frontend", &["--force-dark-mode"]).await;
+    browser.open("/").await;
+    let background = browser.script("return getComputedStyle(document.body).backgroundColor;").await;
+    assert_eq!(background, "rgb(15, 20, 26)", "the dark scheme's background");
+    browser.page("home-dark").await;
+    browser.open("/signup").await;
+    browser.fill("#email", &unique_email("dark")).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#signup-form button[type=submit]").await;
+    browser.wait_text("[data-flash]").await;
+    browser.page("notes-dark").await;
+    browser.close().await;
+}
