@@ -18,8 +18,12 @@ fn write(root: &Path, name: &str, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// The project's `frontend/`. From the run-time `CARGO_MANIFEST_DIR` (cargo sets it for tests): a test binary in a
+/// build directory shared with a generated project may have been compiled there.
 fn frontend() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend")
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir.join("../frontend")
 }
 
 #[test]

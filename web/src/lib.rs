@@ -8,6 +8,7 @@ pub mod backup;
 pub mod broker;
 pub mod config;
 pub mod cron;
+pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod health_file;

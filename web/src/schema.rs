@@ -113,6 +113,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dashboard_actions (id) {
+        id -> BigInt,
+        user_id -> Nullable<Uuid>,
+        user_email -> Text,
+        action -> Text,
+        task_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(task_runs -> tasks (task_id));
@@ -126,5 +137,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     tasks,
     task_runs,
-    workers
+    workers,
+    dashboard_actions
 );

@@ -4,6 +4,7 @@ mod backup;
 mod check;
 mod createsuperuser;
 mod cron;
+mod dashboard;
 mod enqueue;
 mod healthcheck;
 mod migrate;
@@ -31,6 +32,8 @@ pub struct Cli {
 enum Command {
     /// Serve HTTP (the `web` role).
     Server(server::Opts),
+    /// Serve the monitoring dashboard under /monitor/ (the `dashboard` role; staff only).
+    Dashboard(dashboard::Opts),
     /// Apply pending database migrations.
     Migrate(migrate::Opts),
     /// Create a staff user; does nothing when the e-mail already exists.
@@ -57,6 +60,7 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
             Command::Server(opts) => server::run(opts).await,
+            Command::Dashboard(opts) => dashboard::run(opts).await,
             Command::Migrate(opts) => migrate::run(opts).await,
             Command::Createsuperuser(opts) => createsuperuser::run(opts).await,
             Command::Check(opts) => check::run(opts).await,

@@ -123,7 +123,17 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
+    /// The web role: the site and its API.
     pub fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, routes)
+    }
+
+    /// The dashboard role: `/monitor/` (see [`crate::dashboard`]).
+    pub fn build_dashboard(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, crate::dashboard::routes)
+    }
+
+    fn build_with(config: Config, routes: fn(&mut web::ServiceConfig)) -> anyhow::Result<Self> {
         let pool = db::pool(&config.database)?;
         let http = config.http.clone();
         let assets = Arc::new(Assets::new(config.http.static_root.as_ref().unwrap_or(&config.http.static_dir)));

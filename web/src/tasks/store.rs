@@ -297,10 +297,18 @@ impl TaskRecord {
     }
 }
 
-/// A page of the task history, latest activity first, optionally only one state, starting after `after`.
+/// Which tasks a history listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub state: Option<TaskState>,
+    /// The task's registered name, exactly.
+    pub name: Option<String>,
+}
+
+/// A page of the task history, latest activity first, as `filter` says, starting after `after`.
 pub async fn list(
     conn: &mut AsyncPgConnection,
-    state: Option<TaskState>,
+    filter: &TaskFilter,
     after: Option<Keyset>,
     per_page: i64,
 ) -> QueryResult<Page<TaskRecord>> {
@@ -309,8 +317,11 @@ pub async fn list(
         .limit(per_page + 1)
         .select(TaskRecord::as_select())
         .into_boxed();
-    if let Some(state) = state {
+    if let Some(state) = filter.state {
         query = query.filter(tasks::state.eq(state));
+    }
+    if let Some(name) = &filter.name {
+        query = query.filter(tasks::task_name.eq(name.clone()));
     }
     if let Some(cursor) = after {
         query = query.filter(keyset::after(tasks::updated_at, tasks::task_id, cursor));
@@ -320,6 +331,29 @@ pub async fn list(
 
 pub async fn get(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Option<TaskRecord>> {
     tasks::table.find(task_id).select(TaskRecord::as_select()).first(conn).await.optional()
+}
+
+/// One attempt of a task, as the dashboard's task detail shows it.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = task_runs)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct RunRecord {
+    pub attempt: i32,
+    pub state: RunState,
+    pub worker_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+/// Every attempt of a task, first to last.
+pub async fn runs(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Vec<RunRecord>> {
+    task_runs::table
+        .filter(task_runs::task_id.eq(task_id))
+        .order(task_runs::id.asc())
+        .select(RunRecord::as_select())
+        .load(conn)
+        .await
 }
 
 /// Why a dead task cannot be retried.

@@ -6,6 +6,7 @@ mod backups;
 mod browser;
 mod commands;
 mod common;
+mod dashboard;
 mod errors;
 mod health;
 mod notes;

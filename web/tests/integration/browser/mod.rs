@@ -147,3 +147,41 @@ async fn the_pages_follow_the_system_dark_scheme() {
     browser.page("notes-dark").await;
     browser.close().await;
 }
+
+/// The monitoring pages as staff see them, on a history the real worker made (one task succeeded, one dead).
+#[tokio::test]
+async fn the_dashboard_pages_for_staff() {
+    let broker = TestBroker::new().await;
+    let app = TestApp::spawn_dashboard_on(crate::common::TestDb::migrated().await, &[]);
+    let _worker = start_worker(&app.db.url, &broker, &[]);
+    let env = [("DATABASE_URL", app.db.url.as_str()), ("AMQP_URL", broker.url.as_str())];
+    for payload in [r#"{}"#, r#"{"fail": true}"#] {
+        let output = crate::common::run_app(&["enqueue", "probe", payload], &env);
+        assert!(output.status.success(), "{}", crate::common::output_text(&output));
+    }
+    let db = app.db.client().await;
+    eventually(30, "one task dead", || async {
+        let dead: i64 = db.query_one("SELECT count(*) FROM tasks WHERE state = 'dead'", &[]).await.unwrap().get(0);
+        (dead == 1).then_some(())
+    })
+    .await;
+    let staff = crate::dashboard::session_of(&app, "staff@example.com", true).await;
+
+    let browser = Browser::start(&format!("http://{}", app.addr), "dashboard").await;
+    browser.open("/healthz").await;
+    // The staff session made above, handed to the browser (the login page is the web role's, not this one's).
+    browser.script(&format!("document.cookie = 'session={}; path=/'; return null;", staff.token)).await;
+    browser.open("/monitor/").await;
+    assert!(browser.wait_text("[role=alert]").await.contains("dead-lettered"));
+    browser.page("overview").await;
+    browser.click("a.stat[href='/monitor/tasks?state=dead']").await;
+    assert!(browser.wait_text("tbody").await.contains("probe"));
+    browser.page("tasks-dead").await;
+    browser.click("tbody a").await;
+    browser.wait_text(".facts").await;
+    browser.page("task-detail").await;
+    browser.click(".page-head form button").await;
+    assert!(browser.wait_text("[data-flash]").await.contains("queued again"));
+    browser.page("task-retried").await;
+    browser.close().await;
+}

@@ -32,6 +32,15 @@ impl TestApp {
     }
 
     pub fn spawn_on(db: TestDb, extra: &[(&str, &str)]) -> Self {
+        Self::start(db, extra, Application::build)
+    }
+
+    /// The dashboard role (`/monitor/`) instead of the site.
+    pub fn spawn_dashboard_on(db: TestDb, extra: &[(&str, &str)]) -> Self {
+        Self::start(db, extra, Application::build_dashboard)
+    }
+
+    fn start(db: TestDb, extra: &[(&str, &str)], build: fn(Config) -> anyhow::Result<Application>) -> Self {
         let static_dir = super::built_assets().to_string_lossy().into_owned();
         let mut vars: HashMap<String, String> = [
             ("STATIC_DIR", static_dir.as_str()),
@@ -49,7 +58,7 @@ impl TestApp {
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::from_vars(&Vars::from_map(vars)).expect("test configuration");
         web::telemetry::init(&config.log);
-        let app = Application::build(config).expect("building the application");
+        let app = build(config).expect("building the application");
         let addr = app.addr();
         let handle = app.handle();
         tokio::spawn(app.run());

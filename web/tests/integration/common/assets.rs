@@ -5,8 +5,12 @@ use std::sync::OnceLock;
 
 use sha2::Digest as _;
 
+/// The project's `frontend/`. From the run-time `CARGO_MANIFEST_DIR` (cargo sets it for tests): a test binary in a
+/// build directory shared with a generated project may have been compiled there.
 fn sources() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../frontend")
 }
 
 /// A digest of every source file, so that test processes share one build per version of the sources.

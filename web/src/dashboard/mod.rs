@@ -1,0 +1,102 @@
+//! The monitoring dashboard (the `dashboard` role, `app dashboard`): our Flower, on the history that is already in
+//! PostgreSQL. Server-rendered pages under `/monitor/`, staff only, with the site's session login, layout and
+//! design system. Every state-changing action is written to `dashboard_actions` in the same transaction.
+
+pub mod chart;
+pub mod overview;
+pub mod tasks;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::future::LocalBoxFuture;
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::http::identity;
+use crate::models::session::ActiveSession;
+use crate::schema::dashboard_actions;
+
+/// Every route of the dashboard role.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/monitor").route(web::get().to(|| async {
+        actix_web::HttpResponse::PermanentRedirect().insert_header(("Location", "/monitor/")).finish()
+    })))
+    .service(
+        web::scope("/monitor")
+            .service(web::resource("/").route(web::get().to(overview::page)))
+            .service(web::resource("/tasks").route(web::get().to(tasks::list)))
+            .service(web::resource("/tasks/{id}").route(web::get().to(tasks::detail)))
+            .service(web::resource("/tasks/{id}/retry").route(web::post().to(tasks::retry))),
+    )
+    .service(web::resource("/static/{path:.*}").route(web::get().to(crate::static_files::serve)))
+    .service(web::resource("/healthz").route(web::get().to(crate::http::health::healthz)))
+    .service(web::resource("/readyz").route(web::get().to(crate::http::health::readyz)));
+}
+
+/// A signed-in staff user. Signed out: 401 (for a browser, the login page); signed in without `is_staff`: 403.
+#[derive(Debug)]
+pub struct Staff(pub ActiveSession);
+
+impl Staff {
+    /// The staff check on a session already found (form posts, which take `SignedForm` for their CSRF check).
+    pub fn check(session: ActiveSession) -> Result<Self, AppError> {
+        if session.user.is_staff { Ok(Self(session)) } else { Err(AppError::Forbidden("staff only")) }
+    }
+}
+
+impl FromRequest for Staff {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let session = identity::lookup(&req).await?.ok_or(AppError::Unauthorized("not signed in"))?;
+            Self::check(session)
+        })
+    }
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = dashboard_actions)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct Action {
+    pub user_email: String,
+    pub action: String,
+    pub task_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Records `action` by `staff` (on `task_id`); call it inside the transaction that makes the change.
+pub async fn audit(
+    conn: &mut AsyncPgConnection,
+    staff: &Staff,
+    action: &str,
+    task_id: Option<Uuid>,
+) -> QueryResult<()> {
+    diesel::insert_into(dashboard_actions::table)
+        .values((
+            dashboard_actions::user_id.eq(staff.0.user.id),
+            dashboard_actions::user_email.eq(&staff.0.user.email),
+            dashboard_actions::action.eq(action),
+            dashboard_actions::task_id.eq(task_id),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The latest actions on one task, newest first.
+pub async fn actions_on(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Vec<Action>> {
+    dashboard_actions::table
+        .filter(dashboard_actions::task_id.eq(task_id))
+        .order(dashboard_actions::created_at.desc())
+        .limit(50)
+        .select(Action::as_select())
+        .load(conn)
+        .await
+}

@@ -1,0 +1,112 @@
+//! The monitoring dashboard role: staff only, the overview's alerts and figures from the real tables, the task
+//! history made by the real worker, and a retry that is audited.
+
+use web::models::session::{self, NewSession};
+use web::models::user::{self, Email};
+
+use crate::common::{TestApp, TestBroker, TestDb, diesel_conn, eventually, output_text, run_app};
+use crate::tasks::start_worker;
+
+const HTML: &str = "text/html";
+
+/// A user (staff or not) with a session on `app`'s database; its cookie and CSRF token.
+pub(crate) async fn session_of(app: &TestApp, email: &str, staff: bool) -> NewSession {
+    let mut conn = diesel_conn(&app.db.url).await;
+    let account = user::create(&mut conn, &Email::parse(email).unwrap(), "not a hash", staff).await.unwrap();
+    session::create(&mut conn, account.id, std::time::Duration::from_secs(3600)).await.unwrap()
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn get(app: &TestApp, path: &str, who: Option<&NewSession>) -> (u16, String, reqwest::header::HeaderMap) {
+    let mut request = client().get(app.url(path)).header("Accept", HTML);
+    if let Some(who) = who {
+        request = request.header("Cookie", format!("session={}", who.token));
+    }
+    let response = request.send().await.unwrap();
+    let (status, headers) = (response.status().as_u16(), response.headers().clone());
+    (status, response.text().await.unwrap(), headers)
+}
+
+#[tokio::test]
+async fn the_dashboard_is_for_staff_only() {
+    let app = TestApp::spawn_dashboard_on(TestDb::migrated().await, &[]);
+    let (status, _, headers) = get(&app, "/monitor/", None).await;
+    assert_eq!(status, 303, "a browser is sent to the login page");
+    assert_eq!(headers["location"], "/login?next=%2Fmonitor%2F");
+    let api = client().get(app.url("/monitor/")).send().await.unwrap();
+    assert_eq!(api.status(), 401, "a script gets the JSON 401");
+
+    let visitor = session_of(&app, "visitor@example.com", false).await;
+    let (status, html, _) = get(&app, "/monitor/", Some(&visitor)).await;
+    assert_eq!(status, 403, "signed in without is_staff");
+    assert!(html.contains("Not allowed"));
+
+    let staff = session_of(&app, "staff@example.com", true).await;
+    let (status, html, _) = get(&app, "/monitor/", Some(&staff)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No worker is online"), "no worker runs in this test: {html}");
+    assert!(html.contains("No verified backup yet"));
+    assert!(html.contains("<svg class=\"chart\""));
+    let (status, _, _) = get(&app, "/monitor/tasks?state=sleeping", Some(&staff)).await;
+    assert_eq!(status, 422, "an unknown state is refused by name");
+}
+
+#[tokio::test]
+async fn a_dead_task_from_the_real_worker_is_shown_and_retried_with_an_audit_record() {
+    let broker = TestBroker::new().await;
+    let app = TestApp::spawn_dashboard_on(TestDb::migrated().await, &[]);
+    let _worker = start_worker(&app.db.url, &broker, &[]);
+    let env = [("DATABASE_URL", app.db.url.as_str()), ("AMQP_URL", broker.url.as_str())];
+    let output = run_app(&["enqueue", "probe", r#"{"fail": true}"#], &env);
+    assert!(output.status.success(), "{}", output_text(&output));
+    let task_id: uuid::Uuid = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap();
+    let db = app.db.client().await;
+    let state = || async {
+        db.query_one("SELECT state FROM tasks WHERE task_id = $1", &[&task_id]).await.unwrap().get::<_, String>(0)
+    };
+    eventually(30, "the task to be dead", || async { (state().await == "dead").then_some(()) }).await;
+
+    let staff = session_of(&app, "staff@example.com", true).await;
+    let (_, html, _) = get(&app, "/monitor/", Some(&staff)).await;
+    assert!(html.contains("1 dead-lettered task(s) wait for a retry."), "{html}");
+    assert!(!html.contains("No worker is online"), "the worker's heartbeat counts it online");
+    assert!(html.contains("3 failed"), "the chart counts the three failed attempts: {html}");
+
+    let (_, html, _) = get(&app, "/monitor/tasks?state=dead&name=probe", Some(&staff)).await;
+    assert!(html.contains(&task_id.to_string()), "the filter finds it");
+    let (_, html, _) = get(&app, "/monitor/tasks?state=succeeded", Some(&staff)).await;
+    assert!(!html.contains(&task_id.to_string()), "and another filter does not");
+    let (status, html, _) = get(&app, &format!("/monitor/tasks/{task_id}"), Some(&staff)).await;
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("probe asked to fail").count(), 4, "the last error and each of three attempts");
+    assert!(html.contains("&#34;fail&#34;: true"), "the whole payload, escaped: {html}");
+
+    let retry = |token: &str| {
+        client()
+            .post(app.url(&format!("/monitor/tasks/{task_id}/retry")))
+            .header("Cookie", format!("session={}", staff.token))
+            .header("Accept", HTML)
+            .form(&[("csrf_token", token)])
+            .send()
+    };
+    assert_eq!(retry("wrong").await.unwrap().status(), 403, "CSRF is checked");
+    assert_eq!(db.query_one("SELECT count(*) FROM dashboard_actions", &[]).await.unwrap().get::<_, i64>(0), 0);
+    let retried = retry(&staff.csrf_token).await.unwrap();
+    assert_eq!(retried.status(), 303);
+    let audit = db.query_one("SELECT user_email, action, task_id FROM dashboard_actions", &[]).await.unwrap();
+    assert_eq!(audit.get::<_, String>(0), "staff@example.com");
+    assert_eq!(audit.get::<_, String>(1), "retry");
+    assert_eq!(audit.get::<_, Option<uuid::Uuid>>(2), Some(task_id));
+    // The worker runs it again (and, as it always fails, dead-letters it again after three more attempts).
+    eventually(30, "three more attempts", || async {
+        let runs: i64 =
+            db.query_one("SELECT count(*) FROM task_runs WHERE task_id = $1", &[&task_id]).await.unwrap().get(0);
+        (runs == 6 && state().await == "dead").then_some(())
+    })
+    .await;
+    let (_, html, _) = get(&app, &format!("/monitor/tasks/{task_id}"), Some(&staff)).await;
+    assert!(html.contains("retry by staff@example.com"), "the detail shows the audit trail");
+}
