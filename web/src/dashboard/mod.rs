@@ -15,7 +15,7 @@ use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
 use crate::error::AppError;
-use crate::http::identity;
+use crate::http::pages::PageUser;
 use crate::models::session::ActiveSession;
 use crate::schema::dashboard_actions;
 
@@ -51,12 +51,9 @@ impl FromRequest for Staff {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let session = identity::lookup(&req).await?.ok_or(AppError::Unauthorized("not signed in"))?;
-            Self::check(session)
-        })
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let signed_in = PageUser::from_request(req, payload);
+        Box::pin(async move { Self::check(signed_in.await?.0) })
     }
 }
 
