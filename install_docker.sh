@@ -319,11 +319,14 @@ step "done in $((SECONDS - started))s"
 case "$env" in
   local)
     note "site:         http://127.0.0.1:${HTTP_PORT:-8080}/"
+    note "dashboard:    http://127.0.0.1:${HTTP_PORT:-8080}/monitor/ (staff: sign in on the site)"
     note "mail catcher: http://127.0.0.1:${HTTP_PORT:-8080}/mail/" ;;
   dev)
-    note "site:         https://${SERVER_NAME:-<this host>}:${HTTPS_PORT:-443}/ (user $(env_value BASIC_AUTH_USER), password in $envfile)" ;;
+    note "site:         https://${SERVER_NAME:-<this host>}:${HTTPS_PORT:-443}/ (user $(env_value BASIC_AUTH_USER), password in $envfile)"
+    note "dashboard:    https://${SERVER_NAME:-<this host>}:${HTTPS_PORT:-443}/monitor/ (staff)" ;;
   prod)
-    note "site:         https://${SERVER_NAME:-<this host>}:${HTTPS_PORT:-443}/" ;;
+    note "site:         https://${SERVER_NAME:-<this host>}:${HTTPS_PORT:-443}/"
+    note "dashboard:    https://${SERVER_NAME:-<this host>}:${HTTPS_PORT:-443}/monitor/ (staff)" ;;
 esac
 if [ -n "$(env_value ADMIN_EMAIL)" ]; then
   note "admin:        $(env_value ADMIN_EMAIL) (password: ADMIN_PASSWORD in $envfile)"

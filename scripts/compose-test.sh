@@ -13,7 +13,8 @@ Usage: scripts/compose-test.sh [--keep] [--help]
      role's log never sees it), gzipped and cached as immutable; an 11 MB body is refused; signup, the
      verification mail in the mail catcher (so the worker ran the task), verify, logout, login, the notes API
      create/read/update/delete; the pages' HTTP forms from signup to a note (CSRF, errors); a .scss edit reaches
-     the CSS nginx serves within 5 s (the frontend watcher); with web stopped, nginx shows the site's own page
+     the CSS nginx serves within 5 s (the frontend watcher); with web stopped, nginx shows the site's own page;
+     /monitor/ refused without a session (401, or the login page) and to a non-staff user (403), open to staff
   3. every container healthy and not root; only nginx publishes a port
   4. google_storage.sh -b, -l, -r: a backup of the stack restored over changed data brings the data back
   5. ./install_docker.sh again: still healthy, no data lost; then the plain commands on the installed stack, with
@@ -280,6 +281,31 @@ expect 303 "$(form /notes --data-urlencode "title=form note $marker" --data-urle
 expect 200 "$(form /notes)" "the list shows it"
 grep -q "form note $marker" "$work/body" || fail "the new note is not on the list"
 expect 403 "$(form /notes --data-urlencode 'title=forged' -d 'csrf_token=wrong')" "a form with a wrong CSRF token"
+
+step "the monitoring dashboard through nginx: staff only"
+code=$(curl -sS -o "$work/body" -w '%{http_code}' "$base/monitor/")
+[ "$code" = 401 ] || fail "/monitor/ without a session answered $code, not 401"
+pass "/monitor/ refuses a script without a session (401)"
+code=$(curl -sS -o /dev/null -D "$work/headers" -w '%{http_code}' -H 'Accept: text/html' "$base/monitor/")
+[ "$code" = 303 ] && [ "$(location)" = "/login?next=%2Fmonitor%2F" ] \
+  || fail "a browser without a session was not sent to the login page ($code, $(location))"
+pass "a browser without a session is sent to the login page"
+expect 403 "$(form /monitor/)" "a signed-in user who is not staff is refused"
+staff_jar=$work/staff-cookies
+admin=$(printf '{"email":"%s","password":"%s"}' "$(sed -n 's/^ADMIN_EMAIL=//p' .envs/local.env)" \
+  "$(sed -n 's/^ADMIN_PASSWORD=//p' .envs/local.env)")
+code=$(curl -sS -o /dev/null -w '%{http_code}' -c "$staff_jar" -H 'Content-Type: application/json' -d "$admin" \
+  "$base/api/auth/login")
+[ "$code" = 200 ] || fail "the admin user made by install_docker.sh cannot sign in ($code)"
+code=$(curl -sS -o "$work/body" -w '%{http_code}' -b "$staff_jar" -H 'Accept: text/html' "$base/monitor/")
+[ "$code" = 200 ] && grep -q '<svg class="chart"' "$work/body" \
+  || fail "staff did not get the dashboard's overview ($code): $(head -c 300 "$work/body")"
+pass "staff open the dashboard's overview through nginx"
+code=$(curl -sS -o "$work/body" -w '%{http_code}' -b "$staff_jar" -H 'Accept: text/html' \
+  "$base/monitor/tasks?state=succeeded&name=email.send")
+[ "$code" = 200 ] && grep -q 'email.send' "$work/body" \
+  || fail "the dashboard's task history does not show the mail task the worker ran ($code)"
+pass "the dashboard's history shows the email.send task the worker ran"
 
 scss=frontend/scss/_alerts.scss
 original_scss=$(cat "$scss")
