@@ -490,8 +490,13 @@ hand_port=$((port + 5))
   echo "APP_TARGET=app-prebuilt"
   echo "CRON_TARGET=cron-prebuilt"
   echo "FRONTEND_TARGET=frontend-prebuilt"
+  # Its own image names, so that images of another stack (or of an older run) are never taken for its own.
+  echo "IMAGE_NAMESPACE=${project}hand"
   docker image inspect debian:bookworm-slim >/dev/null 2>&1 || scripts/base-images.sh --print-env
 } > .env
+# A first run by hand builds its images: remove those an earlier run of this test left behind.
+mapfile -t stale < <(docker images -q "${project}hand/*" | sort -u)
+[ ${#stale[@]} -eq 0 ] || docker image rm -f "${stale[@]}" >/dev/null
 plain up -d >"$work/hand.log" 2>&1 || { tail -n 40 "$work/hand.log"; fail "docker-compose up -d by hand failed"; }
 wait_healthy
 base=http://127.0.0.1:$hand_port

@@ -110,6 +110,7 @@ diesel::table! {
         started_at -> Timestamptz,
         last_seen_at -> Timestamptz,
         stopped_at -> Nullable<Timestamptz>,
+        version -> Text,
     }
 }
 

@@ -2,9 +2,11 @@
 //! PostgreSQL. Server-rendered pages under `/monitor/`, staff only, with the site's session login, layout and
 //! design system. Every state-changing action is written to `dashboard_actions` in the same transaction.
 
+pub mod backups;
 pub mod chart;
 pub mod overview;
 pub mod tasks;
+pub mod workers;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -29,7 +31,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/").route(web::get().to(overview::page)))
             .service(web::resource("/tasks").route(web::get().to(tasks::list)))
             .service(web::resource("/tasks/{id}").route(web::get().to(tasks::detail)))
-            .service(web::resource("/tasks/{id}/retry").route(web::post().to(tasks::retry))),
+            .service(web::resource("/tasks/{id}/retry").route(web::post().to(tasks::retry)))
+            .service(web::resource("/workers").route(web::get().to(workers::page)))
+            .service(web::resource("/backups").route(web::get().to(backups::page))),
     )
     .service(web::resource("/static/{path:.*}").route(web::get().to(crate::static_files::serve)))
     .service(web::resource("/healthz").route(web::get().to(crate::http::health::healthz)))

@@ -457,6 +457,7 @@ pub async fn heartbeat(
             workers::concurrency.eq(concurrency),
             workers::in_flight.eq(in_flight),
             workers::last_seen_at.eq(now),
+            workers::version.eq(env!("CARGO_PKG_VERSION")),
         ))
         .on_conflict(workers::worker_id)
         .do_update()

@@ -52,6 +52,35 @@ async fn the_dashboard_is_for_staff_only() {
     assert!(html.contains("<svg class=\"chart\""));
     let (status, _, _) = get(&app, "/monitor/tasks?state=sleeping", Some(&staff)).await;
     assert_eq!(status, 422, "an unknown state is refused by name");
+
+    // Workers: one stopped ten minutes ago is listed as offline; one silent for two hours has left the list.
+    let db = app.db.client().await;
+    db.batch_execute(
+        "INSERT INTO workers (worker_id, hostname, pid, queues, concurrency, last_seen_at, stopped_at) VALUES
+           ('gone-1', 'old-host', 1, '{default}', 4, now() - interval '2 hours', NULL),
+           ('stopped-1', 'quiet-host', 2, '{default}', 4, now() - interval '10 minutes', now() - interval '10 minutes')",
+    )
+    .await
+    .unwrap();
+    let (status, html, _) = get(&app, "/monitor/workers", Some(&staff)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("quiet-host") && html.contains("badge-offline"), "{html}");
+    assert!(!html.contains("old-host"), "a worker silent for two hours is no longer listed");
+
+    // Backups as the cron role records them, with the line that restores each.
+    db.batch_execute(
+        "INSERT INTO backups (name, url, size, sha256, created_at, verified_at, verify_ok) VALUES
+           ('app-20261122', 'file:///backups/app-20261122', 12345678, 'abc123', now() - interval '30 hours',
+            now() - interval '29 hours', true)",
+    )
+    .await
+    .unwrap();
+    let (status, html, _) = get(&app, "/monitor/backups", Some(&staff)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("./google_storage.sh -r file:///backups/app-20261122"), "{html}");
+    assert!(html.contains("12.3 MB") && html.contains("badge-verified"));
+    let (_, html, _) = get(&app, "/monitor/", Some(&staff)).await;
+    assert!(html.contains("The newest verified backup is 30 hours old"), "{html}");
 }
 
 #[tokio::test]
@@ -74,6 +103,11 @@ async fn a_dead_task_from_the_real_worker_is_shown_and_retried_with_an_audit_rec
     assert!(html.contains("1 dead-lettered task(s) wait for a retry."), "{html}");
     assert!(!html.contains("No worker is online"), "the worker's heartbeat counts it online");
     assert!(html.contains("3 failed"), "the chart counts the three failed attempts: {html}");
+
+    let (_, html, _) = get(&app, "/monitor/workers", Some(&staff)).await;
+    assert!(html.contains("badge-online"), "the real worker, online: {html}");
+    assert!(html.contains("0 / 3"), "its attempts of the last 24 hours: none succeeded, three failed");
+    assert!(html.contains(env!("CARGO_PKG_VERSION")), "the version it runs");
 
     let (_, html, _) = get(&app, "/monitor/tasks?state=dead&name=probe", Some(&staff)).await;
     assert!(html.contains(&task_id.to_string()), "the filter finds it");

@@ -183,5 +183,11 @@ async fn the_dashboard_pages_for_staff() {
     browser.click(".page-head form button").await;
     assert!(browser.wait_text("[data-flash]").await.contains("queued again"));
     browser.page("task-retried").await;
+    browser.click(".subnav a[href='/monitor/workers']").await;
+    assert!(browser.wait_text("tbody").await.contains("online"));
+    browser.page("workers").await;
+    browser.click(".subnav a[href='/monitor/backups']").await;
+    assert!(browser.wait_text("main").await.contains("No backup recorded yet"));
+    browser.page("backups-none").await;
     browser.close().await;
 }
