@@ -4,6 +4,7 @@
 
 pub mod backups;
 pub mod chart;
+pub mod cron;
 pub mod overview;
 pub mod tasks;
 pub mod workers;
@@ -33,7 +34,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/tasks/{id}").route(web::get().to(tasks::detail)))
             .service(web::resource("/tasks/{id}/retry").route(web::post().to(tasks::retry)))
             .service(web::resource("/workers").route(web::get().to(workers::page)))
-            .service(web::resource("/backups").route(web::get().to(backups::page))),
+            .service(web::resource("/backups").route(web::get().to(backups::page)))
+            .service(web::resource("/cron").route(web::get().to(cron::page))),
     )
     .service(web::resource("/static/{path:.*}").route(web::get().to(crate::static_files::serve)))
     .service(web::resource("/healthz").route(web::get().to(crate::http::health::healthz)))

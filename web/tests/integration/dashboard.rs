@@ -32,7 +32,9 @@ async fn get(app: &TestApp, path: &str, who: Option<&NewSession>) -> (u16, Strin
 
 #[tokio::test]
 async fn the_dashboard_is_for_staff_only() {
-    let app = TestApp::spawn_dashboard_on(TestDb::migrated().await, &[]);
+    let schedule = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cron/schedule.toml");
+    let schedule = schedule.to_string_lossy().into_owned();
+    let app = TestApp::spawn_dashboard_on(TestDb::migrated().await, &[("CRON_SCHEDULE", &schedule)]);
     let (status, _, headers) = get(&app, "/monitor/", None).await;
     assert_eq!(status, 303, "a browser is sent to the login page");
     assert_eq!(headers["location"], "/login?next=%2Fmonitor%2F");
@@ -81,6 +83,27 @@ async fn the_dashboard_is_for_staff_only() {
     assert!(html.contains("12.3 MB") && html.contains("badge-verified"));
     let (_, html, _) = get(&app, "/monitor/", Some(&staff)).await;
     assert!(html.contains("The newest verified backup is 30 hours old"), "{html}");
+
+    // Cron: the schedule's jobs with their next run, the last run's result and output, skips.
+    db.batch_execute(
+        "INSERT INTO cron_runs (job, host, status, started_at, finished_at, exit_code, output_tail) VALUES
+           ('nightly-backup', 'cron-1', 'failed', now() - interval '20 hours', now() - interval '20 hours', 1,
+            'backup: the bucket refused the upload'),
+           ('clearsessions', 'cron-1', 'skipped', now() - interval '3 hours', now() - interval '3 hours', NULL, NULL),
+           ('clearsessions', 'cron-1', 'succeeded', now() - interval '4 hours', now() - interval '4 hours', 0, '')",
+    )
+    .await
+    .unwrap();
+    let (status, html, _) = get(&app, "/monitor/cron", Some(&staff)).await;
+    assert_eq!(status, 200);
+    for job in ["nightly-backup", "clearsessions", "tasks-prune"] {
+        assert!(html.contains(job), "{job} listed: {html}");
+    }
+    assert!(html.contains("0 0 3 * * *") && html.contains(" 03:00:00"), "the schedule and its next run");
+    assert!(html.contains("backup: the bucket refused the upload"), "the output tail of the failed run");
+    assert!(html.contains("<td>1</td>"), "one skipped clearsessions run in 24 h");
+    let (_, html, _) = get(&app, "/monitor/", Some(&staff)).await;
+    assert!(html.contains("The cron job nightly-backup failed on its last run."), "{html}");
 }
 
 #[tokio::test]
