@@ -89,6 +89,7 @@ pub const VARIABLES: &[&str] = &[
     "CRON_SCHEDULE",
     "CRON_LOCK_DIR",
     "CRON_GRACE_SECS",
+    "RABBITMQ_MANAGEMENT_URL",
     "STATIC_DIR",
     "STATIC_ROOT",
     "SERVE_STATIC",

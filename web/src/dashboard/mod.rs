@@ -6,6 +6,7 @@ pub mod backups;
 pub mod chart;
 pub mod cron;
 pub mod overview;
+pub mod queues;
 pub mod tasks;
 pub mod workers;
 
@@ -34,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/tasks/{id}").route(web::get().to(tasks::detail)))
             .service(web::resource("/tasks/{id}/retry").route(web::post().to(tasks::retry)))
             .service(web::resource("/workers").route(web::get().to(workers::page)))
+            .service(web::resource("/queues").route(web::get().to(queues::page)))
             .service(web::resource("/backups").route(web::get().to(backups::page)))
             .service(web::resource("/cron").route(web::get().to(cron::page))),
     )

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::Staff;
 use super::chart::{self, Minute};
+use super::queues::{self, Queue};
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::pages::{Layout, render};
@@ -199,21 +200,43 @@ struct OverviewPage<'a> {
     alerts: &'a [String],
     chart: String,
     backup_age: Option<String>,
+    /// Messages ready in the task queues (retry queues aside); `None` when the broker did not answer.
+    ready: Option<i64>,
+}
+
+/// Alerts from the broker: a queue whose messages nobody takes, or no answer at all.
+fn queue_alerts(queues: &Result<Vec<Queue>, String>) -> Vec<String> {
+    match queues {
+        Err(problem) => vec![format!("RabbitMQ's management API did not answer: {problem}")],
+        Ok(queues) => queues
+            .iter()
+            .filter(|queue| queue.stuck())
+            .map(|queue| {
+                format!("The queue {} has {} ready message(s) and no consumer.", queue.name, queue.messages_ready)
+            })
+            .collect(),
+    }
 }
 
 /// GET /monitor/
 pub async fn page(req: HttpRequest, state: web::Data<AppState>, staff: Staff) -> AppResult<HttpResponse> {
     let now = Utc::now();
+    let queues = queues::fetch(&state.config.broker).await;
     let mut conn = state.conn().await?;
     let overview = Overview::load(&mut conn, now).await?;
-    let alerts = overview.alerts(now);
+    let mut alerts = overview.alerts(now);
+    alerts.extend(queue_alerts(&queues));
+    let ready = queues
+        .as_ref()
+        .ok()
+        .map(|qs| qs.iter().filter(|q| !q.name.contains(".retry.")).map(|q| q.messages_ready).sum::<i64>());
     let layout = Layout::new(&req, &state, Some(&staff.0));
     let backup_age = overview.newest_backup.as_ref().map(|b| age(now - b.created_at));
     let chart = chart::bars(&overview.minutes);
     render(
         &layout,
         StatusCode::OK,
-        &OverviewPage { layout: &layout, overview: &overview, alerts: &alerts, chart, backup_age },
+        &OverviewPage { layout: &layout, overview: &overview, alerts: &alerts, chart, backup_age, ready },
     )
 }
 

@@ -34,7 +34,9 @@ async fn get(app: &TestApp, path: &str, who: Option<&NewSession>) -> (u16, Strin
 async fn the_dashboard_is_for_staff_only() {
     let schedule = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cron/schedule.toml");
     let schedule = schedule.to_string_lossy().into_owned();
-    let app = TestApp::spawn_dashboard_on(TestDb::migrated().await, &[("CRON_SCHEDULE", &schedule)]);
+    let broker = TestBroker::new().await;
+    let env = [("CRON_SCHEDULE", schedule.as_str()), ("AMQP_URL", broker.url.as_str())];
+    let app = TestApp::spawn_dashboard_on(TestDb::migrated().await, &env);
     let (status, _, headers) = get(&app, "/monitor/", None).await;
     assert_eq!(status, 303, "a browser is sent to the login page");
     assert_eq!(headers["location"], "/login?next=%2Fmonitor%2F");
@@ -94,6 +96,35 @@ async fn the_dashboard_is_for_staff_only() {
     )
     .await
     .unwrap();
+    // A queue whose message nobody takes, made through the management API of the test's own vhost.
+    let management = reqwest::Client::new();
+    let api = "http://127.0.0.1:15672/api";
+    let made = management
+        .put(format!("{api}/queues/{}/tasks.orphan", broker.vhost))
+        .basic_auth("guest", Some("guest"))
+        .json(&serde_json::json!({ "durable": true }))
+        .send()
+        .await
+        .unwrap();
+    assert!(made.status().is_success(), "{}", made.status());
+    let published = management
+        .post(format!("{api}/exchanges/{}/amq.default/publish", broker.vhost))
+        .basic_auth("guest", Some("guest"))
+        .json(&serde_json::json!({ "properties": {}, "routing_key": "tasks.orphan", "payload": "{}", "payload_encoding": "string" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(published.status().is_success(), "{}", published.status());
+    // The management API refreshes its figures every few seconds.
+    eventually(15, "the alert for a queue nobody consumes", || async {
+        let (_, html, _) = get(&app, "/monitor/", Some(&staff)).await;
+        html.contains("The queue tasks.orphan has 1 ready message(s) and no consumer.").then_some(())
+    })
+    .await;
+    let (status, html, _) = get(&app, "/monitor/queues", Some(&staff)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("tasks.orphan") && html.contains("no consumer"), "{html}");
+
     let (status, html, _) = get(&app, "/monitor/cron", Some(&staff)).await;
     assert_eq!(status, 200);
     for job in ["nightly-backup", "clearsessions", "tasks-prune"] {
@@ -109,7 +140,7 @@ async fn the_dashboard_is_for_staff_only() {
 #[tokio::test]
 async fn a_dead_task_from_the_real_worker_is_shown_and_retried_with_an_audit_record() {
     let broker = TestBroker::new().await;
-    let app = TestApp::spawn_dashboard_on(TestDb::migrated().await, &[]);
+    let app = TestApp::spawn_dashboard_on(TestDb::migrated().await, &[("AMQP_URL", &broker.url)]);
     let _worker = start_worker(&app.db.url, &broker, &[]);
     let env = [("DATABASE_URL", app.db.url.as_str()), ("AMQP_URL", broker.url.as_str())];
     let output = run_app(&["enqueue", "probe", r#"{"fail": true}"#], &env);
@@ -131,6 +162,9 @@ async fn a_dead_task_from_the_real_worker_is_shown_and_retried_with_an_audit_rec
     assert!(html.contains("badge-online"), "the real worker, online: {html}");
     assert!(html.contains("0 / 3"), "its attempts of the last 24 hours: none succeeded, three failed");
     assert!(html.contains(env!("CARGO_PKG_VERSION")), "the version it runs");
+
+    let (_, html, _) = get(&app, "/monitor/queues", Some(&staff)).await;
+    assert!(html.contains("tasks.default") && html.contains("0.3 / min (3 failed)"), "the worker's queue: {html}");
 
     let (_, html, _) = get(&app, "/monitor/tasks?state=dead&name=probe", Some(&staff)).await;
     assert!(html.contains(&task_id.to_string()), "the filter finds it");
@@ -166,4 +200,20 @@ async fn a_dead_task_from_the_real_worker_is_shown_and_retried_with_an_audit_rec
     .await;
     let (_, html, _) = get(&app, &format!("/monitor/tasks/{task_id}"), Some(&staff)).await;
     assert!(html.contains("retry by staff@example.com"), "the detail shows the audit trail");
+}
+
+#[tokio::test]
+async fn a_broker_that_does_not_answer_is_said_not_hidden() {
+    let env = [("RABBITMQ_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:9")];
+    let app = TestApp::spawn_dashboard_on(TestDb::migrated().await, &env);
+    let staff = session_of(&app, "staff@example.com", true).await;
+    let (status, html, _) = get(&app, "/monitor/queues", Some(&staff)).await;
+    assert_eq!(status, 200, "the page still answers");
+    assert!(
+        html.contains("RabbitMQ&#39;s management API did not answer") || html.contains("management API did not answer"),
+        "{html}"
+    );
+    assert!(!html.contains("guest:guest"), "no credentials in the page");
+    let (_, html, _) = get(&app, "/monitor/", Some(&staff)).await;
+    assert!(html.contains("management API did not answer"), "an alert on the overview: {html}");
 }

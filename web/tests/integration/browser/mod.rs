@@ -154,7 +154,8 @@ async fn the_dashboard_pages_for_staff() {
     let broker = TestBroker::new().await;
     let schedule = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cron/schedule.toml");
     let schedule = schedule.to_string_lossy().into_owned();
-    let app = TestApp::spawn_dashboard_on(crate::common::TestDb::migrated().await, &[("CRON_SCHEDULE", &schedule)]);
+    let env = [("CRON_SCHEDULE", schedule.as_str()), ("AMQP_URL", broker.url.as_str())];
+    let app = TestApp::spawn_dashboard_on(crate::common::TestDb::migrated().await, &env);
     let _worker = start_worker(&app.db.url, &broker, &[]);
     let env = [("DATABASE_URL", app.db.url.as_str()), ("AMQP_URL", broker.url.as_str())];
     for payload in [r#"{}"#, r#"{"fail": true}"#] {
@@ -191,6 +192,9 @@ async fn the_dashboard_pages_for_staff() {
     browser.click(".subnav a[href='/monitor/backups']").await;
     assert!(browser.wait_text("main").await.contains("No backup recorded yet"));
     browser.page("backups-none").await;
+    browser.click(".subnav a[href='/monitor/queues']").await;
+    assert!(browser.wait_text("tbody").await.contains("tasks.default"));
+    browser.page("queues").await;
     browser.click(".subnav a[href='/monitor/cron']").await;
     assert!(browser.wait_text("tbody").await.contains("nightly-backup"));
     browser.page("cron").await;
