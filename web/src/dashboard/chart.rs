@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 /// Tasks finished in one minute.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Minute {
     pub succeeded: i64,
     pub failed: i64,

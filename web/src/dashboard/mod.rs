@@ -2,6 +2,7 @@
 //! PostgreSQL. Server-rendered pages under `/monitor/`, staff only, with the site's session login, layout and
 //! design system. Every state-changing action is written to `dashboard_actions` in the same transaction.
 
+pub mod api;
 pub mod backups;
 pub mod chart;
 pub mod cron;
@@ -37,7 +38,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/workers").route(web::get().to(workers::page)))
             .service(web::resource("/queues").route(web::get().to(queues::page)))
             .service(web::resource("/backups").route(web::get().to(backups::page)))
-            .service(web::resource("/cron").route(web::get().to(cron::page))),
+            .service(web::resource("/cron").route(web::get().to(cron::page)))
+            .service(web::resource("/api/overview").route(web::get().to(api::overview)))
+            .service(web::resource("/api/tasks").route(web::get().to(api::tasks)))
+            .service(web::resource("/api/tasks/{id}").route(web::get().to(api::task)))
+            .service(web::resource("/api/workers").route(web::get().to(api::workers)))
+            .service(web::resource("/api/queues").route(web::get().to(api::queues)))
+            .service(web::resource("/api/cron").route(web::get().to(api::cron)))
+            .service(web::resource("/api/backups").route(web::get().to(api::backups))),
     )
     .service(web::resource("/static/{path:.*}").route(web::get().to(crate::static_files::serve)))
     .service(web::resource("/healthz").route(web::get().to(crate::http::health::healthz)))
@@ -66,7 +74,7 @@ impl FromRequest for Staff {
 }
 
 /// One entry of the audit trail.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = dashboard_actions)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct Action {

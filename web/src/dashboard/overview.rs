@@ -79,7 +79,6 @@ pub struct FailedJob {
 pub struct Overview {
     pub counts: Counts,
     /// The last 60 minutes, oldest first.
-    #[serde(skip)]
     pub minutes: Vec<Minute>,
     pub newest_backup: Option<BackupRow>,
     pub newest_verified_backup: Option<BackupRow>,
@@ -205,7 +204,7 @@ struct OverviewPage<'a> {
 }
 
 /// Alerts from the broker: a queue whose messages nobody takes, or no answer at all.
-fn queue_alerts(queues: &Result<Vec<Queue>, String>) -> Vec<String> {
+pub fn queue_alerts(queues: &Result<Vec<Queue>, String>) -> Vec<String> {
     match queues {
         Err(problem) => vec![format!("RabbitMQ's management API did not answer: {problem}")],
         Ok(queues) => queues

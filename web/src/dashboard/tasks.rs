@@ -9,7 +9,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Action, Staff, audit};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::pages::{Flash, Layout, NoFields, SignedForm, redirect, render};
 use crate::models::keyset::Keyset;
@@ -23,6 +23,33 @@ pub struct ListQuery {
     state: Option<String>,
     name: Option<String>,
     cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// The filters, each refused by name when it does not parse.
+    pub fn filter(&self) -> AppResult<TaskFilter> {
+        let state = match self.state.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => Some(raw.parse::<TaskState>().map_err(|_| {
+                AppError::invalid(
+                    "state",
+                    format!("must be one of {}", TaskState::ALL.map(TaskState::as_str).join(", ")),
+                )
+            })?),
+        };
+        let name = self.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
+        Ok(TaskFilter { state, name })
+    }
+
+    /// The page after `cursor` (the listing's `next`); `None` for the first page.
+    pub fn after(&self) -> AppResult<Option<Keyset>> {
+        match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => Ok(None),
+            Some(raw) => {
+                Keyset::decode(raw).map(Some).ok_or_else(|| AppError::invalid("cursor", "is not a page of this list"))
+            }
+        }
+    }
 }
 
 #[derive(Template)]
@@ -53,28 +80,10 @@ pub async fn list(
     staff: Staff,
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
-    let mut errors = FieldErrors::new();
-    let wanted = query.state.as_deref().filter(|s| !s.is_empty());
-    let task_state = wanted.and_then(|raw| {
-        let parsed = raw.parse::<TaskState>().ok();
-        if parsed.is_none() {
-            errors.insert("state".into(), format!("must be one of {}", TaskState::ALL.map(|s| s.as_str()).join(", ")));
-        }
-        parsed
-    });
-    let name = query.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let filter = query.filter()?;
+    let after = query.after()?;
+    let (wanted, name) = (filter.state.map(TaskState::as_str), filter.name.clone());
     let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
-    let after = cursor.and_then(|raw| {
-        let decoded = Keyset::decode(raw);
-        if decoded.is_none() {
-            errors.insert("cursor".into(), "is not a page of this list".into());
-        }
-        decoded
-    });
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
-    let filter = TaskFilter { state: task_state, name: name.map(str::to_string) };
     let mut conn = state.conn().await?;
     let page = store::list(&mut conn, &filter, after, PER_PAGE).await?;
     let layout = Layout::new(&req, &state, Some(&staff.0));
@@ -83,7 +92,7 @@ pub async fn list(
         tasks: &page.items,
         states: &TaskState::ALL,
         state: wanted.unwrap_or_default(),
-        name: name.unwrap_or_default(),
+        name: name.as_deref().unwrap_or_default(),
         next: page.next,
         first_page: cursor.is_none(),
     };
@@ -106,7 +115,7 @@ impl DetailPage<'_> {
     }
 }
 
-fn task_id(raw: &str) -> AppResult<Uuid> {
+pub(super) fn task_id(raw: &str) -> AppResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
 }
 

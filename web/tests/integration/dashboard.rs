@@ -42,6 +42,9 @@ async fn the_dashboard_is_for_staff_only() {
     assert_eq!(headers["location"], "/login?next=%2Fmonitor%2F");
     let api = client().get(app.url("/monitor/")).send().await.unwrap();
     assert_eq!(api.status(), 401, "a script gets the JSON 401");
+    let api = client().get(app.url("/monitor/api/overview")).send().await.unwrap();
+    assert_eq!(api.status(), 401);
+    assert!(api.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
 
     let visitor = session_of(&app, "visitor@example.com", false).await;
     let (status, html, _) = get(&app, "/monitor/", Some(&visitor)).await;
@@ -166,6 +169,26 @@ async fn a_dead_task_from_the_real_worker_is_shown_and_retried_with_an_audit_rec
     let (_, html, _) = get(&app, "/monitor/queues", Some(&staff)).await;
     assert!(html.contains("tasks.default") && html.contains("0.3 / min (3 failed)"), "the worker's queue: {html}");
 
+    // The same data as JSON, for scripts.
+    let json = |path: &'static str| {
+        let cookie = format!("session={}", staff.token);
+        let url = app.url(path);
+        async move {
+            let response = client().get(url).header("Cookie", cookie).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let overview = json("/monitor/api/overview").await;
+    assert_eq!(overview["counts"]["dead"], 1, "{overview}");
+    assert_eq!(overview["minutes"].as_array().unwrap().len(), 60);
+    let dead = json("/monitor/api/tasks?state=dead").await;
+    assert_eq!(dead["items"][0]["task_id"], task_id.to_string(), "{dead}");
+    let workers = json("/monitor/api/workers").await;
+    assert_eq!(workers[0]["failed"], 3, "{workers}");
+    let queues = json("/monitor/api/queues").await;
+    assert!(queues.as_array().unwrap().iter().any(|q| q["name"] == "tasks.default"), "{queues}");
+
     let (_, html, _) = get(&app, "/monitor/tasks?state=dead&name=probe", Some(&staff)).await;
     assert!(html.contains(&task_id.to_string()), "the filter finds it");
     let (_, html, _) = get(&app, "/monitor/tasks?state=succeeded", Some(&staff)).await;
@@ -200,6 +223,17 @@ async fn a_dead_task_from_the_real_worker_is_shown_and_retried_with_an_audit_rec
     .await;
     let (_, html, _) = get(&app, &format!("/monitor/tasks/{task_id}"), Some(&staff)).await;
     assert!(html.contains("retry by staff@example.com"), "the detail shows the audit trail");
+    let detail: serde_json::Value = client()
+        .get(app.url(&format!("/monitor/api/tasks/{task_id}")))
+        .header("Cookie", format!("session={}", staff.token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["runs"].as_array().unwrap().len(), 6, "{detail}");
+    assert_eq!(detail["actions"][0]["action"], "retry");
 }
 
 #[tokio::test]
