@@ -14,6 +14,7 @@
 //!   the dead-letter queue (`app tasks retry` takes it back). Every attempt is a row in `task_runs`.
 
 pub mod create_note;
+mod history;
 pub mod probe;
 pub mod relay;
 pub mod send_email;
