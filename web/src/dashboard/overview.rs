@@ -7,11 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Duration, Timelike as _, Utc};
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
 use super::Staff;
+use super::backups::BackupRow;
 use super::chart::{self, Minute};
 use super::queues::{self, Queue};
 use crate::error::AppResult;
@@ -52,16 +53,6 @@ pub struct Counts {
     pub outbox_lag_secs: Option<f64>,
     #[diesel(sql_type = BigInt)]
     pub cron_failures_24h: i64,
-}
-
-#[derive(Debug, QueryableByName, Serialize)]
-pub struct BackupRow {
-    #[diesel(sql_type = Text)]
-    pub name: String,
-    #[diesel(sql_type = Timestamptz)]
-    pub created_at: DateTime<Utc>,
-    #[diesel(sql_type = Nullable<Bool>)]
-    pub verify_ok: Option<bool>,
 }
 
 #[derive(Debug, QueryableByName, Serialize)]
@@ -126,7 +117,8 @@ impl Overview {
         }
         let newest = |verified: bool| {
             diesel::sql_query(format!(
-                "SELECT name, created_at, verify_ok FROM backups {} ORDER BY created_at DESC LIMIT 1",
+                "SELECT name, url, size, sha256, created_at, verified_at, verify_ok, verify_error FROM backups {}
+                  ORDER BY created_at DESC LIMIT 1",
                 if verified { "WHERE verify_ok" } else { "" }
             ))
         };
