@@ -306,6 +306,17 @@ code=$(curl -sS -o "$work/body" -w '%{http_code}' -b "$staff_jar" -H 'Accept: te
 [ "$code" = 200 ] && grep -q 'email.send' "$work/body" \
   || fail "the dashboard's task history does not show the mail task the worker ran ($code)"
 pass "the dashboard's history shows the email.send task the worker ran"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$base/metrics")
+[ "$code" = 404 ] || fail "nginx published /metrics ($code, not 404)"
+pass "nginx does not publish /metrics"
+# A scraper on the stack's network (here the nginx container, with bash's /dev/tcp) reads the dashboard's metrics.
+"${local_stack[@]}" exec -T nginx bash -c 'exec 3<>/dev/tcp/monitoring-dashboard/8000
+  printf "GET /metrics HTTP/1.0\r\nHost: monitoring-dashboard\r\n\r\n" >&3; cat <&3' > "$work/metrics" \
+  || fail "the dashboard's /metrics did not answer on the compose network"
+grep -q '^task_runs_finished_total{.*task="email.send"' "$work/metrics" \
+  && grep -q '^workers_online ' "$work/metrics" && grep -q '^rabbitmq_queue_messages_ready{' "$work/metrics" \
+  || fail "the dashboard's /metrics lacks the task, worker or queue figures: $(head -c 600 "$work/metrics")"
+pass "the dashboard's /metrics, scraped on the compose network, counts the email.send run"
 
 scss=frontend/scss/_alerts.scss
 original_scss=$(cat "$scss")

@@ -174,9 +174,14 @@ pub struct Server {
 impl Server {
     /// Starts it with `extra` variables and waits until `/readyz` answers.
     pub async fn start(app: &PathBuf, url: &str, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_role(app, "server", url, extra).await
+    }
+
+    /// [`Server::start`] for another HTTP role (`dashboard`).
+    pub async fn start_role(app: &PathBuf, role: &str, url: &str, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
         let port = free_port()?;
         let child = tokio::process::Command::new(app)
-            .arg("server")
+            .arg(role)
             .env_clear()
             .env("STATIC_DIR", built_assets()?)
             .envs([("DATABASE_URL", url), ("PORT", &port.to_string()), ("LOG_FORMAT", "json"), ("RUST_LOG", "warn")])

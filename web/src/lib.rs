@@ -14,6 +14,7 @@ pub mod error;
 pub mod health_file;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod models;
 pub mod password;
 pub mod reconnect;

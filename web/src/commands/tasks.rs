@@ -87,7 +87,7 @@ async fn list(
     limit: i64,
     json: bool,
 ) -> anyhow::Result<()> {
-    let page = store::list(conn, &store::TaskFilter { state, name: None }, after, limit).await?;
+    let page = store::list(conn, &store::TaskFilter { state, ..Default::default() }, after, limit).await?;
     for task in &page.items {
         if json {
             println!("{}", serde_json::to_string(&task)?);

@@ -28,7 +28,8 @@ pub async fn overview(state: web::Data<AppState>, _staff: Staff) -> AppResult<Ht
     Ok(HttpResponse::Ok().json(OverviewAnswer { overview, alerts }))
 }
 
-/// GET /monitor/api/tasks?state=&name=&cursor=: `{items, next, per_page}` like the notes API.
+/// GET /monitor/api/tasks with the task page's filters (`state`, `name`, `queue`, `worker`, `since`, `until`,
+/// `min_seconds`, `error`) and `cursor`: `{items, next, per_page}` like the notes API.
 pub async fn tasks(
     state: web::Data<AppState>,
     _staff: Staff,

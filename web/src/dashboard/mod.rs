@@ -6,6 +6,8 @@ pub mod api;
 pub mod backups;
 pub mod chart;
 pub mod cron;
+pub mod filter;
+pub mod metrics;
 pub mod overview;
 pub mod queues;
 pub mod tasks;
@@ -33,8 +35,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/monitor")
             .service(web::resource("/").route(web::get().to(overview::page)))
             .service(web::resource("/tasks").route(web::get().to(tasks::list)))
+            .service(web::resource("/tasks/retry-dead").route(web::post().to(tasks::retry_dead)))
             .service(web::resource("/tasks/{id}").route(web::get().to(tasks::detail)))
             .service(web::resource("/tasks/{id}/retry").route(web::post().to(tasks::retry)))
+            .service(web::resource("/tasks/{id}/cancel").route(web::post().to(tasks::cancel)))
             .service(web::resource("/workers").route(web::get().to(workers::page)))
             .service(web::resource("/queues").route(web::get().to(queues::page)))
             .service(web::resource("/backups").route(web::get().to(backups::page)))
@@ -48,6 +52,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/api/backups").route(web::get().to(api::backups))),
     )
     .service(web::resource("/static/{path:.*}").route(web::get().to(crate::static_files::serve)))
+    .service(web::resource("/metrics").route(web::get().to(metrics::page)))
     .service(web::resource("/healthz").route(web::get().to(crate::http::health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(crate::http::health::readyz)));
 }
@@ -91,15 +96,30 @@ pub async fn audit(
     action: &str,
     task_id: Option<Uuid>,
 ) -> QueryResult<()> {
-    diesel::insert_into(dashboard_actions::table)
-        .values((
-            dashboard_actions::user_id.eq(staff.0.user.id),
-            dashboard_actions::user_email.eq(&staff.0.user.email),
-            dashboard_actions::action.eq(action),
-            dashboard_actions::task_id.eq(task_id),
-        ))
-        .execute(conn)
-        .await?;
+    audit_each(conn, staff, action, &[task_id]).await
+}
+
+/// Records `action` by `staff` once for each of `task_ids`, in one statement.
+pub async fn audit_each(
+    conn: &mut AsyncPgConnection,
+    staff: &Staff,
+    action: &str,
+    task_ids: &[Option<Uuid>],
+) -> QueryResult<()> {
+    let rows: Vec<_> = task_ids
+        .iter()
+        .map(|task_id| {
+            (
+                dashboard_actions::user_id.eq(staff.0.user.id),
+                dashboard_actions::user_email.eq(&staff.0.user.email),
+                dashboard_actions::action.eq(action),
+                dashboard_actions::task_id.eq(*task_id),
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        diesel::insert_into(dashboard_actions::table).values(&rows).execute(conn).await?;
+    }
     Ok(())
 }
 

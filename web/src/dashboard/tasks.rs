@@ -1,56 +1,21 @@
-//! The task history: filtered, keyset-paginated, each task with its payload and every attempt; retry of a
-//! dead-lettered task, recorded in the audit trail.
+//! The task history: filtered, keyset-paginated, each task with its payload and every attempt; retry of a dead task
+//! or of every dead task a filter shows, cancel of a waiting one, each recorded in the audit trail.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use diesel_async::AsyncConnection as _;
-use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Action, Staff, audit};
+pub use super::filter::ListQuery;
+use super::{Action, Staff, audit, audit_each};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::pages::{Flash, Layout, NoFields, SignedForm, redirect, render};
-use crate::models::keyset::Keyset;
 use crate::tasks::TaskState;
-use crate::tasks::store::{self, RetryError, RunRecord, TaskFilter, TaskRecord};
+use crate::tasks::store::{self, ActionError, RunRecord, TaskRecord};
 
 pub const PER_PAGE: i64 = 50;
-
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    state: Option<String>,
-    name: Option<String>,
-    cursor: Option<String>,
-}
-
-impl ListQuery {
-    /// The filters, each refused by name when it does not parse.
-    pub fn filter(&self) -> AppResult<TaskFilter> {
-        let state = match self.state.as_deref().filter(|s| !s.is_empty()) {
-            None => None,
-            Some(raw) => Some(raw.parse::<TaskState>().map_err(|_| {
-                AppError::invalid(
-                    "state",
-                    format!("must be one of {}", TaskState::ALL.map(TaskState::as_str).join(", ")),
-                )
-            })?),
-        };
-        let name = self.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
-        Ok(TaskFilter { state, name })
-    }
-
-    /// The page after `cursor` (the listing's `next`); `None` for the first page.
-    pub fn after(&self) -> AppResult<Option<Keyset>> {
-        match self.cursor.as_deref().filter(|c| !c.is_empty()) {
-            None => Ok(None),
-            Some(raw) => {
-                Keyset::decode(raw).map(Some).ok_or_else(|| AppError::invalid("cursor", "is not a page of this list"))
-            }
-        }
-    }
-}
 
 #[derive(Template)]
 #[template(path = "monitor/tasks.html")]
@@ -58,21 +23,19 @@ struct ListPage<'a> {
     layout: &'a Layout,
     tasks: &'a [TaskRecord],
     states: &'a [TaskState],
-    state: &'a str,
-    name: &'a str,
+    query: &'a ListQuery,
     next: Option<String>,
     first_page: bool,
 }
 
 impl ListPage<'_> {
-    /// The query string of the next page: the same filters and its cursor.
-    fn next_query(&self, cursor: &str) -> String {
-        let encode = |v: &str| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
-        format!("state={}&name={}&cursor={}", encode(self.state), encode(self.name), encode(cursor))
+    /// "Retry all" is offered on a listing of dead tasks.
+    fn dead_listed(&self) -> bool {
+        self.query.state == TaskState::Dead.as_str() && !self.tasks.is_empty()
     }
 }
 
-/// GET /monitor/tasks?state=dead&name=email.send&cursor=...
+/// GET /monitor/tasks?state=dead&name=email.send&queue=...&worker=...&since=...&until=...&min_seconds=...&error=...
 #[tracing::instrument(skip_all)]
 pub async fn list(
     req: HttpRequest,
@@ -82,8 +45,6 @@ pub async fn list(
 ) -> AppResult<HttpResponse> {
     let filter = query.filter()?;
     let after = query.after()?;
-    let (wanted, name) = (filter.state.map(TaskState::as_str), filter.name.clone());
-    let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
     let mut conn = state.conn().await?;
     let page = store::list(&mut conn, &filter, after, PER_PAGE).await?;
     let layout = Layout::new(&req, &state, Some(&staff.0));
@@ -91,10 +52,9 @@ pub async fn list(
         layout: &layout,
         tasks: &page.items,
         states: &TaskState::ALL,
-        state: wanted.unwrap_or_default(),
-        name: name.as_deref().unwrap_or_default(),
+        query: &query,
         next: page.next,
-        first_page: cursor.is_none(),
+        first_page: after.is_none(),
     };
     render(&layout, StatusCode::OK, &view)
 }
@@ -112,6 +72,10 @@ struct DetailPage<'a> {
 impl DetailPage<'_> {
     fn is_dead(&self) -> bool {
         self.task.state == TaskState::Dead
+    }
+
+    fn is_waiting(&self) -> bool {
+        self.task.state.is_waiting()
     }
 }
 
@@ -148,27 +112,100 @@ pub async fn retry(
     id: web::Path<String>,
     form: SignedForm<NoFields>,
 ) -> AppResult<HttpResponse> {
+    act(&state, &id, form, Act::Retry).await
+}
+
+/// POST /monitor/tasks/{id}/cancel: a task still waiting (queued or retrying) cancelled, and the action in the audit
+/// trail, in one transaction. The worker that receives its message skips it and records a `skipped` attempt.
+#[tracing::instrument(skip_all)]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: SignedForm<NoFields>,
+) -> AppResult<HttpResponse> {
+    act(&state, &id, form, Act::Cancel).await
+}
+
+/// What staff do to one task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Retry,
+    Cancel,
+}
+
+impl Act {
+    /// Its name in the audit trail.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::Cancel => "cancel",
+        }
+    }
+}
+
+/// One action on one task: done and audited in one transaction, then back to the task's page with what happened.
+async fn act(state: &AppState, id: &str, form: SignedForm<NoFields>, act: Act) -> AppResult<HttpResponse> {
     let staff = Staff::check(form.user)?;
-    let id = task_id(&id)?;
+    let id = task_id(id)?;
     let mut conn = state.conn().await?;
-    let retried = conn
+    let done = conn
         .transaction(async |conn| {
-            let task = store::retry(conn, id).await?;
-            audit(conn, &staff, "retry", Some(id)).await?;
-            Ok::<_, RetryError>(task)
+            let task = match act {
+                Act::Retry => store::retry(conn, id).await?,
+                Act::Cancel => store::cancel(conn, id).await?,
+            };
+            audit(conn, &staff, act.name(), Some(id)).await?;
+            Ok::<_, ActionError>(task)
         })
         .await;
     let location = format!("/monitor/tasks/{id}");
-    match retried {
+    match done {
         Ok(task) => {
-            tracing::info!(task_id = %id, by = %staff.0.user.email, "task retried from the dashboard");
-            Ok(redirect(&location, Some(Flash::success(format!("{} queued again.", task.task_name)))))
+            tracing::info!(task_id = %id, action = act.name(), by = %staff.0.user.email, "task changed from the dashboard");
+            let text = match act {
+                Act::Cancel => format!("{} cancelled: a worker that receives it will skip it.", task.task_name),
+                Act::Retry => format!("{} queued again.", task.task_name),
+            };
+            Ok(redirect(&location, Some(Flash::success(text))))
         }
-        Err(RetryError::Unknown(_)) => Err(AppError::NotFound),
-        Err(RetryError::NotDead(_, now)) => Ok(redirect(
-            &location,
-            Some(Flash::info(format!("Not retried: the task is {}, and only dead tasks can be.", now.as_str()))),
-        )),
-        Err(RetryError::Database(err)) => Err(err.into()),
+        Err(ActionError::Unknown(_)) => Err(AppError::NotFound),
+        Err(ActionError::WrongState(_, now)) => {
+            let only = if act == Act::Cancel { "queued or retrying" } else { "dead" };
+            let text = format!("Not done ({}): the task is {now}, and only {only} tasks can be.", act.name());
+            Ok(redirect(&location, Some(Flash::info(text))))
+        }
+        Err(ActionError::Database(err)) => Err(err.into()),
     }
+}
+
+/// POST /monitor/tasks/retry-dead: every dead task the posted filters show, up to [`store::RETRY_BATCH`], queued
+/// again, each retry in the audit trail, in one transaction. Back to the listing with how many, and whether more
+/// remain.
+#[tracing::instrument(skip_all)]
+pub async fn retry_dead(state: web::Data<AppState>, form: SignedForm<ListQuery>) -> AppResult<HttpResponse> {
+    let staff = Staff::check(form.user)?;
+    let query = ListQuery { state: TaskState::Dead.as_str().to_string(), cursor: String::new(), ..form.fields };
+    let filter = query.filter()?;
+    let mut conn = state.conn().await?;
+    let retried = conn
+        .transaction(async |conn| {
+            let tasks = store::retry_dead(conn, &filter, store::RETRY_BATCH).await?;
+            let ids: Vec<Option<Uuid>> = tasks.iter().map(|task| Some(task.task_id)).collect();
+            audit_each(conn, &staff, "retry (all dead shown)", &ids).await?;
+            diesel::QueryResult::Ok(tasks.len())
+        })
+        .await?;
+    tracing::info!(retried, by = %staff.0.user.email, "dead tasks retried from the dashboard");
+    let more = if i64::try_from(retried).unwrap_or(i64::MAX) >= store::RETRY_BATCH {
+        " More remain: retry again for the next batch."
+    } else {
+        ""
+    };
+    let location = format!("/monitor/tasks?{}", query.query_string(None));
+    let text = match retried {
+        0 => "No dead task matched: nothing retried.".to_string(),
+        1 => format!("1 dead task queued again.{more}"),
+        n => format!("{n} dead tasks queued again.{more}"),
+    };
+    Ok(redirect(&location, Some(Flash::success(text))))
 }

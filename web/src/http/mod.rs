@@ -32,6 +32,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The built assets' manifest, for the pages' `<link>` and `<script>` URLs.
     pub assets: Arc<Assets>,
+    /// This role's HTTP figures for `/metrics`.
+    pub metrics: crate::metrics::HttpMetrics,
+    /// The dashboard's counters of finished task runs (unused by the other roles).
+    pub run_counters: Arc<crate::dashboard::metrics::RunCounters>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -65,6 +69,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::{account, auth, notes as note_pages};
     cfg.service(resource("/").route(web::get().to(pages::home)))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/metrics").route(web::get().to(crate::metrics::web_metrics)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/signup").route(web::get().to(auth::signup_page)).route(web::post().to(auth::signup)))
         .service(resource("/login").route(web::get().to(auth::login_page)).route(web::post().to(auth::login)))
@@ -138,7 +143,13 @@ impl Application {
         let http = config.http.clone();
         let assets = Arc::new(Assets::new(config.http.static_root.as_ref().unwrap_or(&config.http.static_dir)));
         assets.check()?;
-        let state = web::Data::new(AppState { pool, config: Arc::new(config), assets });
+        let state = web::Data::new(AppState {
+            pool,
+            config: Arc::new(config),
+            assets,
+            metrics: crate::metrics::HttpMetrics::default(),
+            run_counters: Arc::default(),
+        });
         if let Some(root) = &state.config.http.static_root {
             pages::errors::write_upstream_page(&state, root)?;
         }
@@ -160,6 +171,7 @@ impl Application {
                 .default_service(web::to(|| async { AppError::NotFound.error_response() }))
                 .wrap(from_fn(pages::errors::html_errors))
                 .wrap(from_fn(identity::same_origin))
+                .wrap(from_fn(crate::metrics::track))
                 .wrap(from_fn(request_id::middleware))
         })
         .workers(http.workers)

@@ -1,13 +1,16 @@
-//! The task history as people and the dashboard read it: tasks and their attempts, listed by keyset pages,
-//! retried when dead, pruned when old. The worker's own bookkeeping (claiming, starting, finishing) is in `store`.
+//! The task history as people and the dashboard read it: tasks and their attempts, filtered, listed by keyset
+//! pages, pruned when old. What staff do to tasks (retry, cancel) is in `actions`. The worker's own bookkeeping (claiming, starting, finishing) is in `store`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::data_types::PgInterval;
+use diesel::dsl::sql;
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel::sql_types::{Bool, Interval, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::store::insert_outbox;
 use crate::models::keyset::{self, Keyset, Page};
 use crate::schema::{task_runs, tasks, workers};
 use crate::tasks::{RunState, TaskState};
@@ -37,12 +40,83 @@ impl TaskRecord {
     }
 }
 
-/// Which tasks a history listing shows.
+/// Which tasks a history listing shows. Every filter set must hold.
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
     pub state: Option<TaskState>,
     /// The task's registered name, exactly.
     pub name: Option<String>,
+    /// The queue, exactly.
+    pub queue: Option<String>,
+    /// Some attempt ran on this worker (its id, as the workers page shows it).
+    pub worker: Option<String>,
+    /// Last activity at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Last activity before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Some attempt took at least this long.
+    pub min_duration: Option<TimeDelta>,
+    /// The last error contains this text (any case).
+    pub error: Option<String>,
+}
+
+impl TaskFilter {
+    /// The tasks this filter shows, as a query to order, page or update.
+    pub fn query(&self) -> tasks::BoxedQuery<'static, Pg> {
+        let mut query = tasks::table.into_boxed();
+        if let Some(state) = self.state {
+            query = query.filter(tasks::state.eq(state));
+        }
+        if let Some(name) = &self.name {
+            query = query.filter(tasks::task_name.eq(name.clone()));
+        }
+        if let Some(queue) = &self.queue {
+            query = query.filter(tasks::queue.eq(queue.clone()));
+        }
+        if let Some(since) = self.since {
+            query = query.filter(tasks::updated_at.ge(since));
+        }
+        if let Some(until) = self.until {
+            query = query.filter(tasks::updated_at.lt(until));
+        }
+        if let Some(text) = &self.error {
+            query = query.filter(tasks::last_error.is_not_null()).filter(tasks::last_error.ilike(contains(text)));
+        }
+        // Correlated EXISTS over the task's attempts: diesel's DSL cannot name the outer table inside a subquery.
+        if let Some(worker) = &self.worker {
+            query = query.filter(
+                sql::<Bool>("EXISTS (SELECT 1 FROM task_runs r WHERE r.task_id = tasks.task_id AND r.worker_id = ")
+                    .bind::<Text, _>(worker.clone())
+                    .sql(")"),
+            );
+        }
+        if let Some(min) = self.min_duration {
+            let interval = PgInterval::from_microseconds(min.num_microseconds().unwrap_or(i64::MAX));
+            query = query.filter(
+                sql::<Bool>(
+                    "EXISTS (SELECT 1 FROM task_runs r WHERE r.task_id = tasks.task_id \
+                     AND r.finished_at - r.started_at >= ",
+                )
+                .bind::<Interval, _>(interval)
+                .sql(")"),
+            );
+        }
+        query
+    }
+}
+
+/// A LIKE pattern matching `text` anywhere, its wildcards taken literally.
+fn contains(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// A page of the task history, latest activity first, as `filter` says, starting after `after`.
@@ -52,21 +126,22 @@ pub async fn list(
     after: Option<Keyset>,
     per_page: i64,
 ) -> QueryResult<Page<TaskRecord>> {
-    let mut query = tasks::table
-        .order((tasks::updated_at.desc(), tasks::task_id.desc()))
-        .limit(per_page + 1)
-        .select(TaskRecord::as_select())
-        .into_boxed();
-    if let Some(state) = filter.state {
-        query = query.filter(tasks::state.eq(state));
-    }
-    if let Some(name) = &filter.name {
-        query = query.filter(tasks::task_name.eq(name.clone()));
-    }
+    let rows = list_query(filter, after, per_page).load(conn).await?;
+    Ok(Page::from_rows(rows, per_page, TaskRecord::key))
+}
+
+/// The statement of [`list`] (one row more than a page, to know whether another follows), for benchmarks to
+/// explain.
+pub fn list_query(
+    filter: &TaskFilter,
+    after: Option<Keyset>,
+    per_page: i64,
+) -> diesel::dsl::Select<tasks::BoxedQuery<'static, Pg>, diesel::dsl::AsSelect<TaskRecord, Pg>> {
+    let mut query = filter.query().order((tasks::updated_at.desc(), tasks::task_id.desc())).limit(per_page + 1);
     if let Some(cursor) = after {
         query = query.filter(keyset::after(tasks::updated_at, tasks::task_id, cursor));
     }
-    Ok(Page::from_rows(query.load(conn).await?, per_page, TaskRecord::key))
+    query.select(TaskRecord::as_select())
 }
 
 pub async fn get(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Option<TaskRecord>> {
@@ -96,48 +171,6 @@ pub async fn runs(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Ve
         .await
 }
 
-/// Why a dead task cannot be retried.
-#[derive(Debug, thiserror::Error)]
-pub enum RetryError {
-    #[error("no task with id {0}")]
-    Unknown(Uuid),
-    #[error("task {0} is {1}, not dead-lettered; only dead tasks can be retried")]
-    NotDead(Uuid, TaskState),
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
-}
-
-/// Takes a dead task back: state `queued`, attempts from 1 again, a new outbox row. Its earlier runs stay in
-/// `task_runs`.
-pub async fn retry(conn: &mut AsyncPgConnection, task_id: Uuid) -> Result<TaskRecord, RetryError> {
-    conn.transaction(async |conn| {
-        let task: TaskRecord = tasks::table
-            .find(task_id)
-            .select(TaskRecord::as_select())
-            .for_update()
-            .first(conn)
-            .await
-            .optional()?
-            .ok_or(RetryError::Unknown(task_id))?;
-        if task.state != TaskState::Dead {
-            return Err(RetryError::NotDead(task_id, task.state));
-        }
-        let task = diesel::update(tasks::table.find(task_id))
-            .set((
-                tasks::state.eq(TaskState::Queued),
-                tasks::attempts.eq(0),
-                tasks::updated_at.eq(Utc::now()),
-                tasks::finished_at.eq(None::<DateTime<Utc>>),
-            ))
-            .returning(TaskRecord::as_returning())
-            .get_result(conn)
-            .await?;
-        insert_outbox(conn, task.task_id, &task.task_name, &task.queue, &task.payload, 1).await?;
-        Ok(task)
-    })
-    .await
-}
-
 /// What [`prune`] deleted (or, in a dry run, would delete).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
@@ -148,12 +181,16 @@ pub struct Pruned {
 /// Rows deleted per statement, so that a large prune never holds long locks.
 const PRUNE_BATCH: i64 = 5_000;
 
-/// Deletes succeeded tasks finished before `before` (their runs go with them) and the rows of workers silent since
+/// Deletes succeeded and cancelled tasks finished before `before` (their runs go with them) and the rows of workers silent since
 /// before then (a stopped worker's last heartbeat precedes its stop). Dead tasks stay: they wait for
 /// `app tasks retry`.
 pub async fn prune(conn: &mut AsyncPgConnection, before: DateTime<Utc>, dry_run: bool) -> QueryResult<Pruned> {
-    // For succeeded tasks `updated_at` is the finish time, and it is indexed with the state.
-    let old_tasks = || tasks::table.filter(tasks::state.eq(TaskState::Succeeded)).filter(tasks::updated_at.lt(before));
+    // For succeeded and cancelled tasks `updated_at` is the finish time, and it is indexed with the state.
+    let old_tasks = || {
+        tasks::table
+            .filter(tasks::state.eq_any([TaskState::Succeeded, TaskState::Cancelled]))
+            .filter(tasks::updated_at.lt(before))
+    };
     let gone_workers = || workers::table.filter(workers::last_seen_at.lt(before));
     if dry_run {
         let tasks = old_tasks().count().get_result::<i64>(conn).await?;

@@ -13,6 +13,7 @@
 //! - Failures are retried with exponential backoff through delay queues; after the last attempt the message goes to
 //!   the dead-letter queue (`app tasks retry` takes it back). Every attempt is a row in `task_runs`.
 
+mod actions;
 pub mod create_note;
 mod history;
 pub mod probe;

@@ -5,6 +5,8 @@
 //!              │
 //!              ├─▶ retrying ─▶ running ...
 //!              └─▶ dead ─(app tasks retry)─▶ queued
+//!
+//! queued, retrying ─(cancelled from the dashboard)─▶ cancelled
 //! ```
 
 use std::fmt;
@@ -31,10 +33,13 @@ pub enum TaskState {
     Succeeded,
     /// Every attempt failed; the message is in the dead-letter queue.
     Dead,
+    /// Cancelled before a worker took it; the worker that receives its message skips it.
+    Cancelled,
 }
 
 impl TaskState {
-    pub const ALL: [Self; 5] = [Self::Queued, Self::Running, Self::Retrying, Self::Succeeded, Self::Dead];
+    pub const ALL: [Self; 6] =
+        [Self::Queued, Self::Running, Self::Retrying, Self::Succeeded, Self::Dead, Self::Cancelled];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -43,7 +48,13 @@ impl TaskState {
             Self::Retrying => "retrying",
             Self::Succeeded => "succeeded",
             Self::Dead => "dead",
+            Self::Cancelled => "cancelled",
         }
+    }
+
+    /// Still waiting for a worker, so it can be cancelled.
+    pub fn is_waiting(self) -> bool {
+        matches!(self, Self::Queued | Self::Retrying)
     }
 }
 
@@ -55,16 +66,19 @@ pub enum RunState {
     Running,
     Succeeded,
     Failed,
+    /// The task had been cancelled when its message arrived; it did not run.
+    Skipped,
 }
 
 impl RunState {
-    pub const ALL: [Self; 3] = [Self::Running, Self::Succeeded, Self::Failed];
+    pub const ALL: [Self; 4] = [Self::Running, Self::Succeeded, Self::Failed, Self::Skipped];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
+            Self::Skipped => "skipped",
         }
     }
 }

@@ -13,8 +13,10 @@ use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
 use crate::schema::{outbox, task_runs, tasks, workers};
 use crate::tasks::{Envelope, RunState, Task, TaskState};
 
-// The task history (reads, retry, prune) lives in `history`; its names stay reachable as `store::...`.
-pub use super::history::{Pruned, RetryError, RunRecord, TaskFilter, TaskRecord, get, list, prune, retry, runs};
+// The task history (reads, prune) lives in `history`, staff actions (retry, cancel) in `actions`; their names stay
+// reachable as `store::...`.
+pub use super::actions::{ActionError, RETRY_BATCH, cancel, retry, retry_dead};
+pub use super::history::{Pruned, RunRecord, TaskFilter, TaskRecord, get, list, list_query, prune, runs};
 
 /// Enqueues `task`: a `tasks` row and an `outbox` row. Call it inside the transaction of the change that asks for
 /// the task; the task then exists if and only if that change commits.
@@ -50,7 +52,7 @@ pub async fn enqueue_value(
     Ok(task_id)
 }
 
-pub(super) async fn insert_outbox(
+async fn insert_outbox(
     conn: &mut AsyncPgConnection,
     task_id: Uuid,
     name: &str,
@@ -118,23 +120,34 @@ pub async fn lock_state(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryRes
     tasks::table.find(task_id).select(tasks::state).for_update().first(conn).await.optional()
 }
 
+/// What [`start_run`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// The attempt is recorded as this `task_runs` row: run the task.
+    Run(i64),
+    /// The task succeeded already (a redelivered message): nothing recorded, it must not run again.
+    Succeeded,
+    /// The task was cancelled: a `skipped` run records that this worker received it and did not run it.
+    Cancelled,
+}
+
 /// Records the start of an attempt in one statement (one commit): the task is `running` and a `task_runs` row
-/// exists. `None` when the task already succeeded (a redelivered message): nothing is recorded and it must not run.
-/// A message whose `tasks` row is missing (published by hand) gets one.
+/// exists. A task that succeeded or was cancelled does not start (see [`Start`]). A message whose `tasks` row is
+/// missing (published by hand) gets one.
 pub async fn start_run(
     conn: &mut AsyncPgConnection,
     envelope: &Envelope,
     queue: &str,
     max_attempts: u32,
     worker_id: &str,
-) -> QueryResult<Option<i64>> {
+) -> QueryResult<Start> {
     let attempt = i32::try_from(envelope.attempt).unwrap_or(i32::MAX);
     let query = StartRun { task_id: envelope.task_id, attempt, task_name: &envelope.task, worker_id };
     let started: Option<i64> = query.get_result(conn).await.optional()?;
     if let Some(run_id) = started {
-        return Ok(Some(run_id));
+        return Ok(Start::Run(run_id));
     }
-    // Succeeded already, or no `tasks` row at all (a message published by hand): the rare path.
+    // Succeeded or cancelled already, or no `tasks` row at all (a message published by hand): the rare path.
     conn.transaction(async |conn| {
         let inserted = diesel::insert_into(tasks::table)
             .values((
@@ -150,7 +163,22 @@ pub async fn start_run(
             .execute(conn)
             .await?;
         if inserted == 0 {
-            return Ok(None);
+            if lock_state(conn, envelope.task_id).await? != Some(TaskState::Cancelled) {
+                return Ok(Start::Succeeded);
+            }
+            diesel::insert_into(task_runs::table)
+                .values((
+                    task_runs::task_id.eq(envelope.task_id),
+                    task_runs::task_name.eq(&envelope.task),
+                    task_runs::attempt.eq(attempt),
+                    task_runs::state.eq(RunState::Skipped),
+                    task_runs::worker_id.eq(worker_id),
+                    task_runs::finished_at.eq(Utc::now()),
+                    task_runs::error.eq("cancelled before it ran"),
+                ))
+                .execute(conn)
+                .await?;
+            return Ok(Start::Cancelled);
         }
         diesel::insert_into(task_runs::table)
             .values((
@@ -163,7 +191,7 @@ pub async fn start_run(
             .returning(task_runs::id)
             .get_result(conn)
             .await
-            .map(Some)
+            .map(Start::Run)
     })
     .await
 }
@@ -175,8 +203,8 @@ pub async fn mark_succeeded(conn: &mut AsyncPgConnection, task_id: Uuid, run_id:
     Ok(())
 }
 
-/// The statement of [`start_run`]: the task becomes `running` (unless it succeeded) and, only then, its run row is
-/// inserted. A typed query rather than `sql_query`, so that it is a cached prepared statement.
+/// The statement of [`start_run`]: the task becomes `running` (unless it succeeded or was cancelled) and, only then,
+/// its run row is inserted. A typed query rather than `sql_query`, so that it is a cached prepared statement.
 #[derive(Debug)]
 struct StartRun<'a> {
     task_id: Uuid,
@@ -204,6 +232,8 @@ impl QueryFragment<Pg> for StartRun<'_> {
         out.push_bind_param::<SqlUuid, _>(&self.task_id)?;
         out.push_sql(" AND state <> ");
         out.push_bind_param::<Text, _>(&TaskState::Succeeded)?;
+        out.push_sql(" AND state <> ");
+        out.push_bind_param::<Text, _>(&TaskState::Cancelled)?;
         out.push_sql(" RETURNING task_id) ");
         out.push_sql("INSERT INTO task_runs (task_id, task_name, attempt, state, worker_id) SELECT task_id, ");
         out.push_bind_param::<Text, _>(&self.task_name)?;

@@ -271,9 +271,13 @@ async fn run_one(shared: &Shared, publisher: &Publisher, envelope: &Envelope, ki
         Err(err) => return Verdict::Requeue(format!("{err:#}")),
     };
     let run_id = match store::start_run(&mut conn, envelope, kind.queue, kind.max_attempts, &shared.worker_id).await {
-        Ok(Some(id)) => id,
-        Ok(None) => {
+        Ok(store::Start::Run(id)) => id,
+        Ok(store::Start::Succeeded) => {
             tracing::info!("already succeeded; acknowledging without running again");
+            return Verdict::Ack;
+        }
+        Ok(store::Start::Cancelled) => {
+            tracing::info!("cancelled; acknowledging without running it");
             return Verdict::Ack;
         }
         Err(err) => return Verdict::Requeue(format!("recording the run: {err}")),

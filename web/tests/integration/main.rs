@@ -7,6 +7,7 @@ mod browser;
 mod commands;
 mod common;
 mod dashboard;
+mod dashboard_actions;
 mod errors;
 mod health;
 mod notes;

@@ -148,7 +148,9 @@ async fn the_pages_follow_the_system_dark_scheme() {
     browser.close().await;
 }
 
-/// The monitoring pages as staff see them, on a history the real worker made (one task succeeded, one dead).
+/// The monitoring pages as staff see them, on a history the real worker makes: a task that dies after its three
+/// attempts is filtered for, retried and seen to succeed (the page refreshes itself); a waiting task is cancelled;
+/// a signed-in user who is not staff is refused.
 #[tokio::test]
 async fn the_dashboard_pages_for_staff() {
     let broker = TestBroker::new().await;
@@ -156,12 +158,15 @@ async fn the_dashboard_pages_for_staff() {
     let schedule = schedule.to_string_lossy().into_owned();
     let env = [("CRON_SCHEDULE", schedule.as_str()), ("AMQP_URL", broker.url.as_str())];
     let app = TestApp::spawn_dashboard_on(crate::common::TestDb::migrated().await, &env);
-    let _worker = start_worker(&app.db.url, &broker, &[]);
+    let worker = start_worker(&app.db.url, &broker, &[]);
     let env = [("DATABASE_URL", app.db.url.as_str()), ("AMQP_URL", broker.url.as_str())];
-    for payload in [r#"{}"#, r#"{"fail": true}"#] {
+    let enqueue = |payload: &str| {
         let output = crate::common::run_app(&["enqueue", "probe", payload], &env);
         assert!(output.status.success(), "{}", crate::common::output_text(&output));
-    }
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    enqueue("{}");
+    enqueue(r#"{"fail_runs": 3}"#);
     let db = app.db.client().await;
     eventually(30, "one task dead", || async {
         let dead: i64 = db.query_one("SELECT count(*) FROM tasks WHERE state = 'dead'", &[]).await.unwrap().get(0);
@@ -169,25 +174,64 @@ async fn the_dashboard_pages_for_staff() {
     })
     .await;
     let staff = crate::dashboard::session_of(&app, "staff@example.com", true).await;
+    let someone = crate::dashboard::session_of(&app, "someone@example.com", false).await;
 
     let browser = Browser::start(&format!("http://{}", app.addr), "dashboard").await;
     browser.open("/healthz").await;
-    // The staff session made above, handed to the browser (the login page is the web role's, not this one's).
-    browser.script(&format!("document.cookie = 'session={}; path=/'; return null;", staff.token)).await;
+    // A session made above, handed to the browser (the login page is the web role's, not this one's).
+    let sign_in = |token: String| format!("document.cookie = 'session={token}; path=/'; return null;");
+    browser.script(&sign_in(someone.token.clone())).await;
+    browser.open("/monitor/").await;
+    assert_eq!(browser.wait_text("h1").await, "Not allowed", "a signed-in user who is not staff");
+    browser.page("refused").await;
+    browser.script(&sign_in(staff.token.clone())).await;
     browser.open("/monitor/").await;
     assert!(browser.wait_text("[role=alert]").await.contains("dead-lettered"));
     browser.page("overview").await;
-    browser.click("a.stat[href='/monitor/tasks?state=dead']").await;
-    assert!(browser.wait_text("tbody").await.contains("probe"));
-    browser.page("tasks-dead").await;
+
+    // The history, filtered by hand.
+    browser.click(".subnav a[href='/monitor/tasks']").await;
+    browser.wait_text("tbody").await;
+    browser.page("tasks").await;
+    browser.script("document.querySelector('#state').value = 'dead'; return null;").await;
+    browser.fill("#name", "probe").await;
+    browser.click(".more-filters summary").await;
+    browser.fill("#error", "failed so far").await;
+    browser.click(".filters button[type=submit]").await;
+    assert_eq!(browser.wait_text("tbody").await.matches("probe").count(), 1, "only the dead probe");
+    assert!(browser.path().await.contains("error=failed+so+far"));
+    browser.page("tasks-filtered").await;
     browser.click("tbody a").await;
     browser.wait_text(".facts").await;
-    browser.page("task-detail").await;
+    browser.page("task-detail-dead").await;
+
+    // Retried: the page says so, then shows it succeed without a reload (the live refresh).
     browser.click(".page-head form button").await;
     assert!(browser.wait_text("[data-flash]").await.contains("queued again"));
-    browser.page("task-retried").await;
+    eventually(30, "the retried task to show as succeeded", || async {
+        browser.wait_text(".page-head h1").await.contains("succeeded").then_some(())
+    })
+    .await;
+    assert!(browser.wait_text("[data-live-status]").await.contains("Live"), "the live line says what it does");
+    browser.page("task-retried-succeeded").await;
+
+    // A task waits (no worker now) and is cancelled.
+    drop(worker);
+    let waiting = enqueue(r#"{"sleep_ms": 1}"#);
+    browser.open(&format!("/monitor/tasks/{waiting}")).await;
+    assert!(browser.wait_text(".page-head h1").await.contains("queued"));
+    browser.page("task-queued").await;
+    browser.click("form[action$='/cancel'] button").await;
+    browser.client.accept_alert().await.unwrap();
+    assert!(browser.wait_text("[data-flash]").await.contains("cancelled"));
+    assert!(browser.wait_text(".page-head h1").await.contains("cancelled"));
+    browser.page("task-cancelled").await;
+    let state: String =
+        db.query_one("SELECT state FROM tasks WHERE task_id = $1::text::uuid", &[&waiting]).await.unwrap().get(0);
+    assert_eq!(state, "cancelled");
+
     browser.click(".subnav a[href='/monitor/workers']").await;
-    assert!(browser.wait_text("tbody").await.contains("online"));
+    assert!(browser.wait_text("tbody").await.contains(env!("CARGO_PKG_VERSION")), "the worker that ran them");
     browser.page("workers").await;
     browser.click(".subnav a[href='/monitor/backups']").await;
     assert!(browser.wait_text("main").await.contains("No backup recorded yet"));

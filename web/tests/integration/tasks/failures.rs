@@ -168,7 +168,7 @@ async fn a_task_over_its_timeout_fails_and_changes_nothing() {
     let db = TestDb::migrated().await;
     let _worker = start_worker(&db.url, &broker, &[("TASK_TIMEOUT_SECS", "1"), ("TASK_RETRY_BASE_MS", "100")]);
     let mut conn = diesel_conn(&db.url).await;
-    let task = tasks::enqueue(&mut conn, &Probe { sleep_ms: 5000, fail: false }).await.unwrap();
+    let task = tasks::enqueue(&mut conn, &Probe { sleep_ms: 5000, ..Probe::default() }).await.unwrap();
     let client = db.client().await;
     let error: String = eventually(30, "the task to be dead", || async {
         let row = client.query_one("SELECT state, last_error FROM tasks WHERE task_id = $1", &[&task]).await.unwrap();

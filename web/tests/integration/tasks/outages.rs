@@ -20,7 +20,7 @@ async fn worker_killed_mid_task_loses_nothing_and_repeats_nothing() {
             .await
             .unwrap();
         // Slow tasks in between keep the worker busy when it is killed.
-        tasks::enqueue(&mut conn, &Probe { sleep_ms: 150, fail: false }).await.unwrap();
+        tasks::enqueue(&mut conn, &Probe { sleep_ms: 150, ..Probe::default() }).await.unwrap();
     }
 
     let mut worker = start_worker(&db.url, &broker, &[("WORKER_CONCURRENCY", "4")]);
@@ -114,7 +114,7 @@ async fn sigterm_lets_running_tasks_finish_then_exits_zero() {
     let mut worker = start_worker(&db.url, &broker, &[]);
     let mut conn = diesel_conn(&db.url).await;
     for _ in 0..2 {
-        tasks::enqueue(&mut conn, &Probe { sleep_ms: 1500, fail: false }).await.unwrap();
+        tasks::enqueue(&mut conn, &Probe { sleep_ms: 1500, ..Probe::default() }).await.unwrap();
     }
     let client = db.client().await;
     eventually(30, "both tasks running", || async {
