@@ -10,6 +10,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         email_verified_at -> Nullable<Timestamptz>,
+        is_superuser -> Bool,
     }
 }
 

@@ -144,7 +144,9 @@ async fn run(opts: &Opts, app: &PathBuf, url: &str) -> anyhow::Result<()> {
     for address in &addresses {
         let (p50, p95, max) = timings(&staff, &format!("{}{address}", dashboard.base), opts.requests).await?;
         let mark = if p95 <= P95_BUDGET_MS { "" } else { "  OVER BUDGET" };
-        println!("{address:<74} {p50:>8.1} {p95:>8.1} {max:>8.1}{mark}");
+        let shown =
+            address.split_once("cursor=").map_or(address.clone(), |(start, _)| format!("{start}cursor=(page 2)"));
+        println!("{shown:<74} {p50:>8.1} {p95:>8.1} {max:>8.1}{mark}");
         if p95 > worst.0 {
             worst = (p95, address.clone());
         }

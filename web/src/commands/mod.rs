@@ -9,6 +9,7 @@ mod enqueue;
 mod healthcheck;
 mod migrate;
 mod server;
+mod staff;
 mod tasks;
 mod worker;
 
@@ -36,8 +37,10 @@ enum Command {
     Dashboard(dashboard::Opts),
     /// Apply pending database migrations.
     Migrate(migrate::Opts),
-    /// Create a staff user; does nothing when the e-mail already exists.
+    /// Create a staff user who is also an admin of the dashboard; does nothing when the e-mail already exists.
     Createsuperuser(createsuperuser::Opts),
+    /// Set an account's dashboard role: admin, read-only or none.
+    Staff(staff::Opts),
     /// Check configuration and connectivity; exits non-zero on any problem.
     Check(check::Opts),
     /// Run background tasks and the outbox relay (the `worker` role).
@@ -63,6 +66,7 @@ impl Cli {
             Command::Dashboard(opts) => dashboard::run(opts).await,
             Command::Migrate(opts) => migrate::run(opts).await,
             Command::Createsuperuser(opts) => createsuperuser::run(opts).await,
+            Command::Staff(opts) => staff::run(opts).await,
             Command::Check(opts) => check::run(opts).await,
             Command::Worker(opts) => worker::run(opts).await,
             Command::Enqueue(opts) => enqueue::run(opts).await,

@@ -62,9 +62,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct Staff(pub ActiveSession);
 
 impl Staff {
-    /// The staff check on a session already found (form posts, which take `SignedForm` for their CSRF check).
+    /// The staff check on a session already found.
     pub fn check(session: ActiveSession) -> Result<Self, AppError> {
         if session.user.is_staff { Ok(Self(session)) } else { Err(AppError::Forbidden("staff only")) }
+    }
+
+    /// The check of an action (form posts, which take `SignedForm` for their CSRF check): staff who are admins
+    /// (`is_superuser`). Read-only staff get 403.
+    pub fn admin(session: ActiveSession) -> Result<Self, AppError> {
+        let staff = Self::check(session)?;
+        if staff.can_act() {
+            Ok(staff)
+        } else {
+            Err(AppError::Forbidden("read-only staff: an admin (app staff --role admin) can retry or cancel tasks"))
+        }
+    }
+
+    /// May act (retry, cancel), not only read.
+    pub fn can_act(&self) -> bool {
+        self.0.user.is_superuser
     }
 }
 

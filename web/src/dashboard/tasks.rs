@@ -26,12 +26,13 @@ struct ListPage<'a> {
     query: &'a ListQuery,
     next: Option<String>,
     first_page: bool,
+    can_act: bool,
 }
 
 impl ListPage<'_> {
     /// "Retry all" is offered on a listing of dead tasks.
     fn dead_listed(&self) -> bool {
-        self.query.state == TaskState::Dead.as_str() && !self.tasks.is_empty()
+        self.can_act && self.query.state == TaskState::Dead.as_str() && !self.tasks.is_empty()
     }
 }
 
@@ -55,6 +56,7 @@ pub async fn list(
         query: &query,
         next: page.next,
         first_page: after.is_none(),
+        can_act: staff.can_act(),
     };
     render(&layout, StatusCode::OK, &view)
 }
@@ -67,15 +69,16 @@ struct DetailPage<'a> {
     payload: String,
     runs: &'a [RunRecord],
     actions: &'a [Action],
+    can_act: bool,
 }
 
 impl DetailPage<'_> {
     fn is_dead(&self) -> bool {
-        self.task.state == TaskState::Dead
+        self.can_act && self.task.state == TaskState::Dead
     }
 
     fn is_waiting(&self) -> bool {
-        self.task.state.is_waiting()
+        self.can_act && self.task.state.is_waiting()
     }
 }
 
@@ -100,7 +103,7 @@ pub async fn detail(
     render(
         &layout,
         StatusCode::OK,
-        &DetailPage { layout: &layout, task: &task, payload, runs: &runs, actions: &actions },
+        &DetailPage { layout: &layout, task: &task, payload, runs: &runs, actions: &actions, can_act: staff.can_act() },
     )
 }
 
@@ -145,7 +148,7 @@ impl Act {
 
 /// One action on one task: done and audited in one transaction, then back to the task's page with what happened.
 async fn act(state: &AppState, id: &str, form: SignedForm<NoFields>, act: Act) -> AppResult<HttpResponse> {
-    let staff = Staff::check(form.user)?;
+    let staff = Staff::admin(form.user)?;
     let id = task_id(id)?;
     let mut conn = state.conn().await?;
     let done = conn
@@ -183,7 +186,7 @@ async fn act(state: &AppState, id: &str, form: SignedForm<NoFields>, act: Act) -
 /// remain.
 #[tracing::instrument(skip_all)]
 pub async fn retry_dead(state: web::Data<AppState>, form: SignedForm<ListQuery>) -> AppResult<HttpResponse> {
-    let staff = Staff::check(form.user)?;
+    let staff = Staff::admin(form.user)?;
     let query = ListQuery { state: TaskState::Dead.as_str().to_string(), cursor: String::new(), ..form.fields };
     let filter = query.filter()?;
     let mut conn = state.conn().await?;

@@ -71,6 +71,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub email_verified_at: Option<DateTime<Utc>>,
+    /// An admin: staff who may also act on the dashboard (retry, cancel). Staff without it only read.
+    pub is_superuser: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -79,6 +81,8 @@ struct NewUser<'a> {
     email: &'a str,
     password_hash: &'a str,
     is_staff: bool,
+    /// Staff made here are admins; [`set_dashboard_role`] makes one read-only.
+    is_superuser: bool,
 }
 
 pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &Email) -> QueryResult<Option<User>> {
@@ -93,7 +97,7 @@ pub async fn create(
     is_staff: bool,
 ) -> QueryResult<User> {
     diesel::insert_into(users::table)
-        .values(NewUser { email: email.as_str(), password_hash, is_staff })
+        .values(NewUser { email: email.as_str(), password_hash, is_staff, is_superuser: is_staff })
         .returning(User::as_returning())
         .get_result(conn)
         .await
@@ -107,7 +111,7 @@ pub async fn create_if_absent(
     is_staff: bool,
 ) -> QueryResult<Option<User>> {
     diesel::insert_into(users::table)
-        .values(NewUser { email: email.as_str(), password_hash, is_staff })
+        .values(NewUser { email: email.as_str(), password_hash, is_staff, is_superuser: is_staff })
         .on_conflict(users::email)
         .do_nothing()
         .returning(User::as_returning())
@@ -169,4 +173,29 @@ mod tests {
         assert!(NewPassword::parse("long enough").is_ok());
         assert!(NewPassword::parse(&"x".repeat(129)).is_err());
     }
+}
+
+/// What an account may do on the monitoring dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DashboardRole {
+    /// Not staff: no dashboard.
+    None,
+    /// Staff: reads every page, changes nothing.
+    ReadOnly,
+    /// Staff and superuser: reads and acts (retry, cancel).
+    Admin,
+}
+
+/// Sets `email`'s dashboard role; `false` when no account has that address.
+pub async fn set_dashboard_role(conn: &mut AsyncPgConnection, email: &Email, role: DashboardRole) -> QueryResult<bool> {
+    let (staff, admin) = match role {
+        DashboardRole::None => (false, false),
+        DashboardRole::ReadOnly => (true, false),
+        DashboardRole::Admin => (true, true),
+    };
+    let changed = diesel::update(users::table.filter(users::email.eq(email.as_str())))
+        .set((users::is_staff.eq(staff), users::is_superuser.eq(admin), users::updated_at.eq(Utc::now())))
+        .execute(conn)
+        .await?;
+    Ok(changed == 1)
 }

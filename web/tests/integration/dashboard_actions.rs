@@ -34,6 +34,28 @@ async fn a_cancelled_task_is_skipped_and_every_dead_task_a_filter_shows_is_retri
 
     // No worker yet: the task waits, and staff cancel it.
     let waiting = enqueue(&app, &broker, "{}");
+
+    // Read-only staff (set by `app staff`) see it and cannot act on it.
+    let reader = session_of(&app, "reader@example.com", true).await;
+    let env = [("DATABASE_URL", app.db.url.as_str())];
+    let output = run_app(&["staff", "--email", "reader@example.com", "--role", "read-only"], &env);
+    assert!(output.status.success(), "{}", output_text(&output));
+    let output = run_app(&["staff", "--email", "nobody@example.com", "--role", "admin"], &env);
+    assert!(!output.status.success() && output_text(&output).contains("no account"), "{}", output_text(&output));
+    let read = |path: String| {
+        client().get(app.url(&path)).header("Cookie", format!("session={}", reader.token)).header("Accept", "text/html")
+    };
+    let html = read(format!("/monitor/tasks/{waiting}")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Read-only access") && !html.contains("/cancel"), "{html}");
+    let refused = client()
+        .post(app.url(&format!("/monitor/tasks/{waiting}/cancel")))
+        .header("Cookie", format!("session={}", reader.token))
+        .form(&[("csrf_token", reader.csrf_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403, "read-only staff cannot cancel");
+    assert_eq!(state(waiting).await, "queued");
     assert_eq!(post(format!("/monitor/tasks/{waiting}/cancel"), vec![]).await.unwrap().status(), 403, "CSRF");
     let cancelled = post(format!("/monitor/tasks/{waiting}/cancel"), csrf()).await.unwrap();
     assert_eq!(cancelled.status(), 303);
