@@ -24,8 +24,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     let pool = db::pool(&DatabaseConfig::from_vars(&Vars::from_env())?)?;
     let mut conn = db::conn(&pool).await?;
     if !user::set_dashboard_role(&mut conn, &email, opts.role).await? {
-        eprintln!("error: no account has the address {}", email.as_str());
-        return Ok(ExitCode::FAILURE);
+        anyhow::bail!("no account has the address {} (sign up first, or app createsuperuser)", email.as_str());
     }
     let what = match opts.role {
         DashboardRole::None => "no longer staff: the dashboard refuses it",
