@@ -126,6 +126,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    paused_queues (queue) {
+        queue -> Text,
+        paused_by -> Text,
+        paused_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(task_runs -> tasks (task_id));
@@ -140,5 +148,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     tasks,
     task_runs,
     workers,
-    dashboard_actions
+    dashboard_actions,
+    paused_queues
 );

@@ -41,6 +41,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/tasks/{id}/cancel").route(web::post().to(tasks::cancel)))
             .service(web::resource("/workers").route(web::get().to(workers::page)))
             .service(web::resource("/queues").route(web::get().to(queues::page)))
+            .service(web::resource("/queues/{queue}/pause").route(web::post().to(queues::pause_queue)))
+            .service(web::resource("/queues/{queue}/resume").route(web::post().to(queues::resume_queue)))
             .service(web::resource("/backups").route(web::get().to(backups::page)))
             .service(web::resource("/cron").route(web::get().to(cron::page)))
             .service(web::resource("/api/overview").route(web::get().to(api::overview)))

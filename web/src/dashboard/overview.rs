@@ -75,6 +75,8 @@ pub struct Overview {
     pub newest_verified_backup: Option<BackupRow>,
     /// Cron jobs whose last finished run failed or timed out.
     pub failed_jobs: Vec<FailedJob>,
+    /// Task queues paused from the dashboard.
+    pub paused: Vec<crate::tasks::pause::Paused>,
 }
 
 impl Overview {
@@ -132,7 +134,8 @@ impl Overview {
         )
         .load::<FailedJob>(conn)
         .await?;
-        Ok(Self { counts, minutes, newest_backup, newest_verified_backup, failed_jobs })
+        let paused = crate::tasks::pause::list(conn).await?;
+        Ok(Self { counts, minutes, newest_backup, newest_verified_backup, failed_jobs, paused })
     }
 
     /// What needs a person, most urgent first.
@@ -156,6 +159,14 @@ impl Overview {
                 (now - backup.created_at).num_hours()
             )),
             Some(_) => {}
+        }
+        for pause in &self.paused {
+            alerts.push(format!(
+                "The queue {} is paused (by {}, {}): its tasks wait until it is resumed on the queues page.",
+                pause.queue,
+                pause.paused_by,
+                pause.paused_at.format("%Y-%m-%d %H:%M UTC")
+            ));
         }
         for job in &self.failed_jobs {
             alerts.push(format!("The cron job {} {} on its last run.", job.job, job.status.replace('_', " ")));

@@ -13,11 +13,12 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
-use super::Staff;
+use super::{Staff, audit};
 use crate::config::BrokerConfig;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::http::AppState;
-use crate::http::pages::{Layout, render};
+use crate::http::pages::{Flash, Layout, NoFields, SignedForm, redirect, render};
+use crate::tasks::pause::{self, Paused};
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -99,6 +100,9 @@ struct QueuesPage<'a> {
     queues: &'a [Queue],
     problem: Option<String>,
     throughput: &'a [Throughput],
+    /// Every task queue of the registry, each with its pause when it is paused.
+    task_queues: Vec<(String, Option<Paused>)>,
+    can_act: bool,
 }
 
 impl QueuesPage<'_> {
@@ -120,6 +124,78 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>, staff: Staff) ->
     };
     let mut conn = state.conn().await?;
     let throughput = throughput(&mut conn).await?;
+    let paused = pause::list(&mut conn).await?;
+    let task_queues = crate::tasks::registry()
+        .queues()
+        .into_keys()
+        .map(|queue| {
+            let pause = paused.iter().find(|p| p.queue == queue).cloned();
+            (queue, pause)
+        })
+        .collect();
     let layout = Layout::new(&req, &state, Some(&staff.0));
-    render(&layout, StatusCode::OK, &QueuesPage { layout: &layout, queues: &queues, problem, throughput: &throughput })
+    let view = QueuesPage {
+        layout: &layout,
+        queues: &queues,
+        problem,
+        throughput: &throughput,
+        task_queues,
+        can_act: staff.can_act(),
+    };
+    render(&layout, StatusCode::OK, &view)
+}
+
+/// POST /monitor/queues/{queue}/pause: every worker stops consuming the task queue within a heartbeat; its
+/// messages wait in RabbitMQ. Audited.
+pub async fn pause_queue(
+    state: web::Data<AppState>,
+    queue: web::Path<String>,
+    form: SignedForm<NoFields>,
+) -> AppResult<HttpResponse> {
+    set_paused(&state, &queue, form, true).await
+}
+
+/// POST /monitor/queues/{queue}/resume: workers consume the task queue again. Audited.
+pub async fn resume_queue(
+    state: web::Data<AppState>,
+    queue: web::Path<String>,
+    form: SignedForm<NoFields>,
+) -> AppResult<HttpResponse> {
+    set_paused(&state, &queue, form, false).await
+}
+
+async fn set_paused(
+    state: &AppState,
+    queue: &str,
+    form: SignedForm<NoFields>,
+    paused: bool,
+) -> AppResult<HttpResponse> {
+    use diesel_async::AsyncConnection as _;
+    let staff = Staff::admin(form.user)?;
+    if !crate::tasks::registry().queues().contains_key(queue) {
+        return Err(AppError::NotFound);
+    }
+    let mut conn = state.conn().await?;
+    let changed = conn
+        .transaction(async |conn| {
+            let changed = if paused {
+                pause::pause(conn, queue, &staff.0.user.email).await?
+            } else {
+                pause::resume(conn, queue).await?
+            };
+            if changed {
+                let action = format!("{} queue {queue}", if paused { "pause" } else { "resume" });
+                audit(conn, &staff, &action, None).await?;
+            }
+            diesel::QueryResult::Ok(changed)
+        })
+        .await?;
+    tracing::info!(%queue, paused, changed, by = %staff.0.user.email, "queue pause changed from the dashboard");
+    let text = match (paused, changed) {
+        (true, true) => format!("Queue {queue} paused: workers stop taking its tasks within a heartbeat."),
+        (false, true) => format!("Queue {queue} resumed: workers take its tasks again."),
+        (true, false) => format!("Queue {queue} was already paused."),
+        (false, false) => format!("Queue {queue} was not paused."),
+    };
+    Ok(redirect("/monitor/queues", Some(Flash::success(text))))
 }

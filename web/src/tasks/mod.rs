@@ -16,6 +16,7 @@
 mod actions;
 pub mod create_note;
 mod history;
+pub mod pause;
 pub mod probe;
 pub mod relay;
 pub mod send_email;

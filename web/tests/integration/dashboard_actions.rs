@@ -163,3 +163,58 @@ async fn the_web_role_counts_its_requests_by_route_and_status() {
     }
     assert!(!text.contains("/no/such"), "raw paths never become labels");
 }
+
+#[tokio::test]
+async fn a_paused_queue_keeps_its_tasks_waiting_until_it_is_resumed() {
+    let broker = TestBroker::new().await;
+    let app = TestApp::spawn_dashboard_on(TestDb::migrated().await, &[("AMQP_URL", &broker.url)]);
+    let staff = session_of(&app, "staff@example.com", true).await;
+    let mut worker = start_worker(&app.db.url, &broker, &[]);
+    let db = app.db.client().await;
+    let post = |path: &str| {
+        client()
+            .post(app.url(path))
+            .header("Cookie", format!("session={}", staff.token))
+            .form(&[("csrf_token", staff.csrf_token.as_str())])
+            .send()
+    };
+    assert_eq!(post("/monitor/queues/no-such-queue/pause").await.unwrap().status(), 404);
+    assert_eq!(post("/monitor/queues/default/pause").await.unwrap().status(), 303);
+    worker.wait_for_line(|line| line["message"] == "queue paused: stopped consuming it" && line["queue"] == "default");
+    let audited: i64 = db
+        .query_one("SELECT count(*) FROM dashboard_actions WHERE action = 'pause queue default'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 1);
+
+    let task = enqueue(&app, &broker, "{}");
+    let state = || async {
+        db.query_one("SELECT state FROM tasks WHERE task_id = $1", &[&task]).await.unwrap().get::<_, String>(0)
+    };
+    eventually(10, "the relay to publish it", || async {
+        let published: bool = db
+            .query_one("SELECT published_at IS NOT NULL FROM outbox WHERE task_id = $1", &[&task])
+            .await
+            .unwrap()
+            .get(0);
+        published.then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(state().await, "queued", "published, and nobody takes it while the queue is paused");
+    let html = client()
+        .get(app.url("/monitor/"))
+        .header("Cookie", format!("session={}", staff.token))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("The queue default is paused (by staff@example.com"), "{html}");
+
+    assert_eq!(post("/monitor/queues/default/resume").await.unwrap().status(), 303);
+    eventually(15, "the task to run once resumed", || async { (state().await == "succeeded").then_some(()) }).await;
+}

@@ -239,6 +239,13 @@ async fn the_dashboard_pages_for_staff() {
     browser.click(".subnav a[href='/monitor/queues']").await;
     assert!(browser.wait_text("tbody").await.contains("tasks.default"));
     browser.page("queues").await;
+    browser.click("form[action='/monitor/queues/default/pause'] button").await;
+    browser.client.accept_alert().await.unwrap();
+    assert!(browser.wait_text("[data-flash]").await.contains("paused"));
+    assert!(browser.wait_text("#pausing-title + p + .table-wrap").await.contains("paused by staff@example.com"));
+    browser.page("queues-paused").await;
+    browser.click("form[action='/monitor/queues/default/resume'] button").await;
+    assert!(browser.wait_text("[data-flash]").await.contains("resumed"));
     browser.click(".subnav a[href='/monitor/cron']").await;
     assert!(browser.wait_text("tbody").await.contains("nightly-backup"));
     browser.page("cron").await;

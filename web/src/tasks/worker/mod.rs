@@ -7,20 +7,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use amqprs::channel::{
-    BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicNackArguments, BasicQosArguments, Channel,
-    ConsumerMessage,
-};
+use std::collections::BTreeSet;
+
+use amqprs::channel::{BasicAckArguments, BasicNackArguments, Channel, ConsumerMessage};
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
-use crate::broker::{self, Broker, Publisher};
+use crate::broker::{self, Publisher};
 use crate::db::{self, DbPool};
 use crate::reconnect::{Backoff, pause};
-use crate::tasks::{Envelope, Registry, Services, TaskContext, TaskError, TaskKind, TaskState, store};
+use crate::tasks::{Envelope, Registry, Services, TaskContext, TaskError, TaskKind, TaskState, pause as paused, store};
+
+mod subscription;
+use subscription::Subscription;
 
 /// What the worker shares with every task it runs.
 struct Shared {
@@ -62,12 +64,18 @@ pub async fn run(
     let shared = Arc::new(Shared { services, pool, registry, worker_id: worker_id(), in_flight: AtomicUsize::new(0) });
     tracing::info!(worker_id = %shared.worker_id, ?queues, concurrency = config.worker.concurrency, "worker starting");
 
-    let heartbeat = tokio::spawn(heartbeat_loop(shared.clone(), queues.clone(), shutdown.clone()));
+    // The paused queues, read before consuming and then with every heartbeat.
+    let initial = match db::conn(&shared.pool).await {
+        Ok(mut conn) => paused::names(&mut conn).await.unwrap_or_default(),
+        Err(_) => BTreeSet::new(),
+    };
+    let (pauses, mut paused_queues) = watch::channel(initial);
+    let heartbeat = tokio::spawn(heartbeat_loop(shared.clone(), queues.clone(), pauses, shutdown.clone()));
     let mut running = JoinSet::new();
     let mut backoff = Backoff::default();
     let mut stop = shutdown.clone();
     while !*stop.borrow() {
-        match consume(&shared, &queues, &mut running, &mut stop, &mut backoff).await {
+        match consume(&shared, &queues, &mut running, &mut stop, &mut paused_queues, &mut backoff).await {
             Ok(()) => break,
             Err(err) => {
                 let delay = backoff.next_delay();
@@ -105,68 +113,17 @@ async fn drain(running: &mut JoinSet<()>, grace: Duration) {
     }
 }
 
-/// A connection to RabbitMQ with consumers on every selected queue, their deliveries merged into one channel.
-struct Subscription {
-    broker: Broker,
-    publisher: Arc<Publisher>,
-    channel: Channel,
-    consumer_tags: Vec<String>,
-    deliveries: mpsc::UnboundedReceiver<ConsumerMessage>,
-}
-
-impl Subscription {
-    async fn open(shared: &Shared, queues: &[String]) -> anyhow::Result<Self> {
-        let config = &shared.services.config;
-        let broker = Broker::connect(&config.broker, &format!("worker {}", shared.worker_id)).await?;
-        let publisher = Arc::new(Publisher::open(&broker).await?);
-        let channel = broker.channel().await?;
-        let topology = shared.registry.queues();
-        broker::declare_topology(&channel, &topology, config.worker.retry_base, config.worker.retry_max).await?;
-        let prefetch = u16::try_from(config.worker.concurrency).unwrap_or(u16::MAX);
-        channel
-            .basic_qos(BasicQosArguments::new(0, prefetch, false))
-            .await
-            .map_err(|err| anyhow::anyhow!("setting prefetch: {err}"))?;
-        let (sender, deliveries) = mpsc::unbounded_channel::<ConsumerMessage>();
-        let mut consumer_tags = Vec::new();
-        for queue in queues {
-            let args = BasicConsumeArguments::new(&broker::queue_name(queue), "").manual_ack(true).finish();
-            let (tag, mut receiver) =
-                channel.basic_consume_rx(args).await.map_err(|err| anyhow::anyhow!("consuming {queue}: {err}"))?;
-            consumer_tags.push(tag);
-            let sender = sender.clone();
-            tokio::spawn(async move {
-                while let Some(message) = receiver.recv().await {
-                    if sender.send(message).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        Ok(Self { broker, publisher, channel, consumer_tags, deliveries })
-    }
-
-    /// Stops the consumers, lets running tasks finish (their acks need this connection), then closes it. Unstarted
-    /// deliveries are requeued by the broker on close.
-    async fn close(self, running: &mut JoinSet<()>, grace: Duration) {
-        for tag in &self.consumer_tags {
-            let _ = self.channel.basic_cancel(BasicCancelArguments::new(tag)).await;
-        }
-        tracing::info!("stopped consuming; finishing running tasks");
-        drain(running, grace).await;
-        self.broker.close().await;
-    }
-}
-
 /// One connection's worth of consuming. `Ok` means shutdown was requested and running tasks were drained.
 async fn consume(
     shared: &Arc<Shared>,
     queues: &[String],
     running: &mut JoinSet<()>,
     shutdown: &mut watch::Receiver<bool>,
+    paused_queues: &mut watch::Receiver<BTreeSet<String>>,
     backoff: &mut Backoff,
 ) -> anyhow::Result<()> {
-    let mut subscription = Subscription::open(shared, queues).await?;
+    let paused_now = paused_queues.borrow_and_update().clone();
+    let mut subscription = Subscription::open(shared, queues, &paused_now).await?;
     tracing::info!("worker connected to RabbitMQ");
     backoff.reset();
     loop {
@@ -176,6 +133,10 @@ async fn consume(
                 return Ok(());
             }
             () = subscription.broker.lost() => anyhow::bail!("RabbitMQ connection lost"),
+            Ok(()) = paused_queues.changed() => {
+                let paused_now = paused_queues.borrow_and_update().clone();
+                subscription.follow(queues, &paused_now).await?;
+            }
             delivery = subscription.deliveries.recv() => {
                 let Some(message) = delivery else { anyhow::bail!("RabbitMQ stopped delivering (channel closed)") };
                 let (shared, channel) = (shared.clone(), subscription.channel.clone());
@@ -401,7 +362,13 @@ async fn dead_letter_raw(publisher: &Publisher, body: Vec<u8>, message_id: &str)
     }
 }
 
-async fn heartbeat_loop(shared: Arc<Shared>, queues: Vec<String>, mut shutdown: watch::Receiver<bool>) {
+/// Records the heartbeat every `HEARTBEAT_SECS`, and reads the paused queues with it.
+async fn heartbeat_loop(
+    shared: Arc<Shared>,
+    queues: Vec<String>,
+    pauses: watch::Sender<BTreeSet<String>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let interval = shared.services.config.worker.heartbeat;
     let concurrency = shared.services.config.worker.concurrency;
     let host = crate::hostname();
@@ -411,6 +378,12 @@ async fn heartbeat_loop(shared: Arc<Shared>, queues: Vec<String>, mut shutdown: 
             let mut conn = db::conn(&shared.pool).await?;
             let in_flight = shared.in_flight.load(Ordering::Relaxed);
             store::heartbeat(&mut conn, &shared.worker_id, &host, &queues, concurrency, in_flight).await?;
+            let now = paused::names(&mut conn).await?;
+            pauses.send_if_modified(|current| {
+                let changed = *current != now;
+                *current = now;
+                changed
+            });
             anyhow::Ok(())
         };
         let result = beat.await;
