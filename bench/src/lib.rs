@@ -138,10 +138,40 @@ pub async fn wrk(url: &str, headers: &[String], connections: u32, seconds: u32) 
 
 /// Resident memory of a process, in MiB (from /proc).
 pub fn rss_mib(pid: u32) -> Option<f64> {
+    proc_status_mib(pid, "VmRSS:")
+}
+
+/// The peak resident memory of a process (`VmHWM`), in MiB.
+pub fn peak_rss_mib(pid: u32) -> Option<f64> {
+    proc_status_mib(pid, "VmHWM:")
+}
+
+fn proc_status_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 =
-        status.lines().find_map(|line| line.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+    let kib: f64 = status.lines().find_map(|line| line.strip_prefix(field))?.split_whitespace().next()?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// `n` sequential GETs of a page (`Accept: text/html`, keep-alive) after `warmup` unmeasured ones, each required
+/// to succeed: their times in milliseconds, sorted.
+pub async fn sequential_ms(client: &reqwest::Client, url: &str, warmup: usize, n: usize) -> anyhow::Result<Vec<f64>> {
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..warmup + n {
+        let started = std::time::Instant::now();
+        let response = client.get(url).header("Accept", "text/html").send().await?;
+        anyhow::ensure!(response.status().is_success(), "{url}: {}", response.status());
+        response.bytes().await?;
+        if i >= warmup {
+            samples.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    samples.sort_by(f64::total_cmp);
+    Ok(samples)
+}
+
+/// The `p`-th percentile (0-100) of sorted samples.
+pub fn percentile(sorted: &[f64], p: usize) -> f64 {
+    sorted.get((sorted.len() * p / 100).min(sorted.len().saturating_sub(1))).copied().unwrap_or(f64::NAN)
 }
 
 #[cfg(test)]

@@ -152,7 +152,7 @@ async fn run(opts: &Opts, app: &PathBuf, url: &str) -> anyhow::Result<()> {
         }
     }
     let rss = bench::rss_mib(dashboard.pid()).unwrap_or(f64::NAN);
-    let peak = peak_rss_mib(dashboard.pid()).unwrap_or(f64::NAN);
+    let peak = bench::peak_rss_mib(dashboard.pid()).unwrap_or(f64::NAN);
     println!("\nslowest address at p95: {} ({:.1} ms; budget {P95_BUDGET_MS} ms)", worst.1, worst.0);
     println!("dashboard resident memory: {rss:.1} MiB now, {peak:.1} MiB peak (budget {RSS_BUDGET_MIB} MiB)");
     explain_history(url).await?;
@@ -162,28 +162,8 @@ async fn run(opts: &Opts, app: &PathBuf, url: &str) -> anyhow::Result<()> {
 
 /// Median, p95 and maximum in milliseconds of `n` sequential GETs, after 5 to warm up.
 async fn timings(client: &reqwest::Client, url: &str, n: usize) -> anyhow::Result<(f64, f64, f64)> {
-    for _ in 0..5 {
-        let response = client.get(url).header("Accept", "text/html").send().await?;
-        anyhow::ensure!(response.status().is_success(), "{url}: {}", response.status());
-        response.bytes().await?;
-    }
-    let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
-        let started = Instant::now();
-        let response = client.get(url).header("Accept", "text/html").send().await?;
-        anyhow::ensure!(response.status().is_success(), "{url}: {}", response.status());
-        response.bytes().await?;
-        samples.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    samples.sort_by(f64::total_cmp);
-    Ok((samples[n / 2], samples[(n * 95 / 100).min(n - 1)], samples[n - 1]))
-}
-
-fn peak_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 =
-        status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?.split_whitespace().next()?.parse().ok()?;
-    Some(kib / 1024.0)
+    let samples = bench::sequential_ms(client, url, 5, n).await?;
+    Ok((bench::percentile(&samples, 50), bench::percentile(&samples, 95), bench::percentile(&samples, 100)))
 }
 
 /// Times the history's statement for each filter the pages offer and prints the slowest one's plan.

@@ -3,7 +3,6 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -32,21 +31,10 @@ fn gzip_len(bytes: &[u8]) -> usize {
     encoder.finish().expect("writing to memory").len()
 }
 
-/// Median and p95 in milliseconds of `n` sequential GETs (keep-alive), after a warm-up.
+/// Median and p95 in milliseconds of `n` sequential GETs (keep-alive), after 200 to warm up.
 async fn timings(client: &reqwest::Client, url: &str, n: usize) -> anyhow::Result<(f64, f64)> {
-    for _ in 0..200 {
-        client.get(url).send().await?.bytes().await?;
-    }
-    let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
-        let started = Instant::now();
-        let response = client.get(url).header("Accept", "text/html").send().await?;
-        anyhow::ensure!(response.status().is_success(), "{url}: {}", response.status());
-        response.bytes().await?;
-        samples.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    samples.sort_by(f64::total_cmp);
-    Ok((samples[n / 2], samples[n * 95 / 100]))
+    let samples = bench::sequential_ms(client, url, 200, n).await?;
+    Ok((bench::percentile(&samples, 50), bench::percentile(&samples, 95)))
 }
 
 /// Every `"/static/..."` or `"./x.js"` reference in a text.
