@@ -27,6 +27,34 @@ struct ListPage<'a> {
     next: Option<String>,
     first_page: bool,
     can_act: bool,
+    /// Suggestions for the filters: registered task names, their queues, recent workers.
+    suggest: Suggestions,
+}
+
+/// What the filter fields suggest (HTML `datalist`s); any other value can still be typed.
+struct Suggestions {
+    names: Vec<&'static str>,
+    queues: Vec<String>,
+    workers: Vec<String>,
+}
+
+impl Suggestions {
+    async fn load(conn: &mut diesel_async::AsyncPgConnection) -> diesel::QueryResult<Self> {
+        use diesel::{ExpressionMethods as _, QueryDsl as _};
+        use diesel_async::RunQueryDsl as _;
+        let registry = crate::tasks::registry();
+        let workers = crate::schema::workers::table
+            .order(crate::schema::workers::last_seen_at.desc())
+            .limit(50)
+            .select(crate::schema::workers::worker_id)
+            .load(conn)
+            .await?;
+        Ok(Self {
+            names: registry.kinds().map(|kind| kind.name).collect(),
+            queues: registry.queues().into_keys().collect(),
+            workers,
+        })
+    }
 }
 
 impl ListPage<'_> {
@@ -48,6 +76,7 @@ pub async fn list(
     let after = query.after()?;
     let mut conn = state.conn().await?;
     let page = store::list(&mut conn, &filter, after, PER_PAGE).await?;
+    let suggest = Suggestions::load(&mut conn).await?;
     let layout = Layout::new(&req, &state, Some(&staff.0));
     let view = ListPage {
         layout: &layout,
@@ -57,6 +86,7 @@ pub async fn list(
         next: page.next,
         first_page: after.is_none(),
         can_act: staff.can_act(),
+        suggest,
     };
     render(&layout, StatusCode::OK, &view)
 }
