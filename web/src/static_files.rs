@@ -5,6 +5,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+/// Writes `bytes` to `target` through a temporary file in the same directory and a rename, so that a reader (nginx,
+/// another replica) sees the old file or the new one, never half of one. Creates the directory.
+pub fn write_atomically(target: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = target.parent().context("a target has a directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = target.file_name().context("a target has a file name")?.to_string_lossy();
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&temporary, bytes).with_context(|| format!("writing {}", temporary.display()))?;
+    std::fs::rename(&temporary, target).with_context(|| format!("renaming into {}", target.display()))
+}
+
 /// Copies every file under `from` to the same relative path under `to` (the volume nginx serves `/static/` from),
 /// each through a temporary name and a rename, so nginx never serves a half-written file and several web replicas
 /// may publish at once. Files already in `to` but not in `from` are left alone (pages still open in browsers may
@@ -24,12 +35,8 @@ pub fn publish(from: &Path, to: &Path) -> anyhow::Result<usize> {
                 pending.push(name);
                 continue;
             }
-            let target = to.join(&name);
-            let temporary =
-                to.join(&relative).join(format!(".{}.{}.tmp", entry.file_name().to_string_lossy(), std::process::id()));
-            std::fs::copy(entry.path(), &temporary)
-                .with_context(|| format!("copying {} to {}", entry.path().display(), temporary.display()))?;
-            std::fs::rename(&temporary, &target).with_context(|| format!("renaming into {}", target.display()))?;
+            let bytes = std::fs::read(entry.path()).with_context(|| format!("reading {}", entry.path().display()))?;
+            write_atomically(&to.join(&name), &bytes)?;
             copied += 1;
         }
     }

@@ -20,7 +20,7 @@ struct OverviewAnswer {
 /// GET /monitor/api/overview
 pub async fn overview(state: web::Data<AppState>, _staff: Staff) -> AppResult<HttpResponse> {
     let now = Utc::now();
-    let queues = super::queues::fetch(&state.config.broker).await;
+    let queues = super::queues::fetch(&state.http, &state.config.broker).await;
     let mut conn = state.conn().await?;
     let overview = super::overview::Overview::load(&mut conn, now).await?;
     let mut alerts = overview.alerts(now);
@@ -65,7 +65,7 @@ pub async fn workers(state: web::Data<AppState>, _staff: Staff) -> AppResult<Htt
 
 /// GET /monitor/api/queues: 503 when the management API does not answer.
 pub async fn queues(state: web::Data<AppState>, _staff: Staff) -> AppResult<HttpResponse> {
-    match super::queues::fetch(&state.config.broker).await {
+    match super::queues::fetch(&state.http, &state.config.broker).await {
         Ok(queues) => Ok(HttpResponse::Ok().json(queues)),
         Err(problem) => {
             tracing::warn!(%problem, "RabbitMQ's management API did not answer");

@@ -142,7 +142,7 @@ fn gauge(value: f64) -> FloatGauge {
 /// GET /metrics on the dashboard role (its own port; nginx does not publish it).
 pub async fn page(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let now = Utc::now();
-    let broker = queues::fetch(&state.config.broker).await;
+    let broker = queues::fetch(&state.http, &state.config.broker).await;
     let mut conn = state.conn().await?;
     state.run_counters.catch_up(&mut conn).await?;
     // Tasks not finished well: a bitmap scan of the small states, however long the succeeded history is.

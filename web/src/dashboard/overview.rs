@@ -223,7 +223,7 @@ pub fn queue_alerts(queues: &Result<Vec<Queue>, String>) -> Vec<String> {
 /// GET /monitor/
 pub async fn page(req: HttpRequest, state: web::Data<AppState>, staff: Staff) -> AppResult<HttpResponse> {
     let now = Utc::now();
-    let queues = queues::fetch(&state.config.broker).await;
+    let queues = queues::fetch(&state.http, &state.config.broker).await;
     let mut conn = state.conn().await?;
     let overview = Overview::load(&mut conn, now).await?;
     let mut alerts = overview.alerts(now);

@@ -45,8 +45,8 @@ impl Queue {
     }
 }
 
-/// The queues of AMQP_URL's virtual host, by name.
-pub async fn fetch(broker: &BrokerConfig) -> Result<Vec<Queue>, String> {
+/// The queues of AMQP_URL's virtual host, by name, through the role's one HTTP client (its connections kept).
+pub async fn fetch(client: &reqwest::Client, broker: &BrokerConfig) -> Result<Vec<Queue>, String> {
     let base = broker.management_url.expose().trim_end_matches('/').to_string();
     let (scheme, rest) = base.split_once("://").ok_or("RABBITMQ_MANAGEMENT_URL has no scheme")?;
     let (credentials, host) = rest.rsplit_once('@').map_or((None, rest), |(c, h)| (Some(c), h));
@@ -54,8 +54,7 @@ pub async fn fetch(broker: &BrokerConfig) -> Result<Vec<Queue>, String> {
         "{scheme}://{host}/api/queues/{}?columns=name,messages_ready,messages_unacknowledged,consumers",
         broker.vhost()
     );
-    let client = reqwest::Client::builder().timeout(TIMEOUT).build().map_err(|err| err.to_string())?;
-    let mut request = client.get(&url);
+    let mut request = client.get(&url).timeout(TIMEOUT);
     if let Some((user, password)) = credentials.and_then(|c| c.split_once(':')) {
         let decode = |v: &str| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned();
         request = request.basic_auth(decode(user), Some(decode(password)));
@@ -118,7 +117,7 @@ impl QueuesPage<'_> {
 
 /// GET /monitor/queues
 pub async fn page(req: HttpRequest, state: web::Data<AppState>, staff: Staff) -> AppResult<HttpResponse> {
-    let (queues, problem) = match fetch(&state.config.broker).await {
+    let (queues, problem) = match fetch(&state.http, &state.config.broker).await {
         Ok(queues) => (queues, None),
         Err(problem) => (Vec::new(), Some(problem)),
     };

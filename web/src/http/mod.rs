@@ -36,6 +36,8 @@ pub struct AppState {
     pub metrics: crate::metrics::HttpMetrics,
     /// The dashboard's counters of finished task runs (unused by the other roles).
     pub run_counters: Arc<crate::dashboard::metrics::RunCounters>,
+    /// One HTTP client for the role's outgoing calls (the dashboard's RabbitMQ management API), connections reused.
+    pub http: reqwest::Client,
 }
 
 impl std::fmt::Debug for AppState {
@@ -149,6 +151,7 @@ impl Application {
             assets,
             metrics: crate::metrics::HttpMetrics::default(),
             run_counters: Arc::default(),
+            http: reqwest::Client::new(),
         });
         if let Some(root) = &state.config.http.static_root {
             pages::errors::write_upstream_page(&state, root)?;

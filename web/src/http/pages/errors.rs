@@ -98,9 +98,5 @@ pub fn write_upstream_page(state: &AppState, static_root: &Path) -> anyhow::Resu
     let layout = Layout::detached(state);
     let (title, message) = wording(StatusCode::SERVICE_UNAVAILABLE);
     let html = ErrorPage { layout: &layout, code: 503, title, message }.render().context("rendering 50x.html")?;
-    let dir = static_root.join("errors");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let temporary = dir.join(format!(".50x.html.{}.tmp", std::process::id()));
-    std::fs::write(&temporary, html).with_context(|| format!("writing {}", temporary.display()))?;
-    std::fs::rename(&temporary, dir.join("50x.html")).with_context(|| format!("renaming into {}", dir.display()))
+    crate::static_files::write_atomically(&static_root.join("errors/50x.html"), html.as_bytes())
 }
