@@ -5,9 +5,8 @@
 
 use std::process::ExitCode;
 
-use amqprs::channel::{BasicAckArguments, BasicGetArguments, BasicNackArguments};
 use uuid::Uuid;
-use web::broker::{self, Broker};
+use web::broker;
 use web::config::{BrokerConfig, DatabaseConfig, Vars, WorkerConfig};
 use web::db;
 use web::models::keyset::Keyset;
@@ -130,9 +129,10 @@ async fn retry<F: Fn(&str) -> Option<String>>(
     let task = store::retry(conn, task_id).await?;
     println!("Task {} ({}) is queued again.", task.task_id, task.task_name);
     // The dead-letter queue still holds its last message; remove it so the queue shows only dead tasks.
-    let outcome = match remove_dead_message(&BrokerConfig::from_vars(vars)?, task_id).await {
-        Ok(true) => format!("Removed its message from {}.", broker::DEAD_QUEUE),
-        Ok(false) => format!("Its message was no longer in {}.", broker::DEAD_QUEUE),
+    let ids = std::collections::HashSet::from([task_id]);
+    let outcome = match tasks::dead_letters::remove(&BrokerConfig::from_vars(vars)?, "tasks retry", &ids).await {
+        Ok(1) => format!("Removed its message from {}.", broker::DEAD_QUEUE),
+        Ok(_) => format!("Its message was no longer in {}.", broker::DEAD_QUEUE),
         Err(err) => format!("Note: could not clean {} ({err:#}); the task is queued anyway.", broker::DEAD_QUEUE),
     };
     println!("{outcome}");
@@ -158,31 +158,4 @@ fn state_parser() -> impl clap::builder::TypedValueParser<Value = TaskState> {
     use clap::builder::TypedValueParser as _;
     clap::builder::PossibleValuesParser::new(TaskState::ALL.map(TaskState::as_str))
         .map(|state| state.parse::<TaskState>().expect("one of the possible values"))
-}
-
-/// Takes the dead-letter queue's message for `task_id` out; every other message goes back.
-async fn remove_dead_message(config: &BrokerConfig, task_id: Uuid) -> anyhow::Result<bool> {
-    let broker = Broker::connect(config, "tasks retry").await?;
-    let channel = broker.channel().await?;
-    let wanted = task_id.to_string();
-    let mut others = Vec::new();
-    let mut found = false;
-    while let Some((get_ok, properties, _body)) = channel
-        .basic_get(BasicGetArguments::new(broker::DEAD_QUEUE))
-        .await
-        .map_err(|err| anyhow::anyhow!("reading {}: {err}", broker::DEAD_QUEUE))?
-    {
-        let tag = get_ok.delivery_tag();
-        if properties.message_id() == Some(&wanted) {
-            channel.basic_ack(BasicAckArguments::new(tag, false)).await.map_err(|err| anyhow::anyhow!("{err}"))?;
-            found = true;
-            break;
-        }
-        others.push(tag);
-    }
-    for tag in others {
-        channel.basic_nack(BasicNackArguments::new(tag, false, true)).await.map_err(|err| anyhow::anyhow!("{err}"))?;
-    }
-    broker.close().await;
-    Ok(found)
 }

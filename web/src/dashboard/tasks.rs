@@ -197,7 +197,10 @@ async fn act(state: &AppState, id: &str, form: SignedForm<NoFields>, act: Act) -
             tracing::info!(task_id = %id, action = act.name(), by = %staff.0.user.email, "task changed from the dashboard");
             let text = match act {
                 Act::Cancel => format!("{} cancelled: a worker that receives it will skip it.", task.task_name),
-                Act::Retry => format!("{} queued again.", task.task_name),
+                Act::Retry => {
+                    let cleaned = clean_dead_letters(state, &[id]).await;
+                    format!("{} queued again.{cleaned}", task.task_name)
+                }
             };
             Ok(redirect(&location, Some(Flash::success(text))))
         }
@@ -225,10 +228,12 @@ pub async fn retry_dead(state: web::Data<AppState>, form: SignedForm<ListQuery>)
             let tasks = store::retry_dead(conn, &filter, store::RETRY_BATCH).await?;
             let ids: Vec<Option<Uuid>> = tasks.iter().map(|task| Some(task.task_id)).collect();
             audit_each(conn, &staff, "retry (all dead shown)", &ids).await?;
-            diesel::QueryResult::Ok(tasks.len())
+            diesel::QueryResult::Ok(tasks.into_iter().map(|task| task.task_id).collect::<Vec<_>>())
         })
         .await?;
-    tracing::info!(retried, by = %staff.0.user.email, "dead tasks retried from the dashboard");
+    tracing::info!(retried = retried.len(), by = %staff.0.user.email, "dead tasks retried from the dashboard");
+    let cleaned = clean_dead_letters(&state, &retried).await;
+    let retried = retried.len();
     let more = if i64::try_from(retried).unwrap_or(i64::MAX) >= store::RETRY_BATCH {
         " More remain: retry again for the next batch."
     } else {
@@ -237,8 +242,24 @@ pub async fn retry_dead(state: web::Data<AppState>, form: SignedForm<ListQuery>)
     let location = format!("/monitor/tasks?{}", query.query_string(None));
     let text = match retried {
         0 => "No dead task matched: nothing retried.".to_string(),
-        1 => format!("1 dead task queued again.{more}"),
-        n => format!("{n} dead tasks queued again.{more}"),
+        1 => format!("1 dead task queued again.{cleaned}{more}"),
+        n => format!("{n} dead tasks queued again.{cleaned}{more}"),
     };
     Ok(redirect(&location, Some(Flash::success(text))))
+}
+
+/// After a retry has committed: the retried tasks' messages taken out of the dead-letter queue (as `app tasks retry`
+/// does), within 10 s; what happened, as a sentence for the flash. The retry stands whatever this says.
+async fn clean_dead_letters(state: &AppState, ids: &[Uuid]) -> String {
+    let ids: std::collections::HashSet<Uuid> = ids.iter().copied().collect();
+    let removing = crate::tasks::dead_letters::remove(&state.config.broker, "dashboard retry", &ids);
+    match tokio::time::timeout(std::time::Duration::from_secs(10), removing).await {
+        Ok(Ok(0)) => String::new(),
+        Ok(Ok(found)) => format!(" Removed {found} message(s) from {}.", crate::broker::DEAD_QUEUE),
+        Ok(Err(err)) => {
+            tracing::warn!(error = format!("{err:#}"), "could not clean the dead-letter queue");
+            format!(" {} could not be cleaned ({err:#}); the retry stands.", crate::broker::DEAD_QUEUE)
+        }
+        Err(_) => format!(" Cleaning {} took too long; the retry stands.", crate::broker::DEAD_QUEUE),
+    }
 }

@@ -15,6 +15,7 @@
 
 mod actions;
 pub mod create_note;
+pub mod dead_letters;
 mod history;
 pub mod pause;
 pub mod probe;

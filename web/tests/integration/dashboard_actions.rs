@@ -105,7 +105,9 @@ async fn a_cancelled_task_is_skipped_and_every_dead_task_a_filter_shows_is_retri
     assert_eq!(status, 422, "{body}");
     assert!(body.to_string().contains("since"), "the field is named: {body}");
 
-    // Retry every dead task the filter shows: both, audited, and this time they succeed.
+    // Retry every dead task the filter shows: both, audited, their messages taken out of the dead-letter queue,
+    // and this time they succeed.
+    assert_eq!(broker.ready("tasks.dead").await, 2, "both dead-lettered");
     let mut form = csrf();
     form.push(("name", "probe".to_string()));
     let retried = post("/monitor/tasks/retry-dead".into(), form).await.unwrap();
@@ -117,6 +119,7 @@ async fn a_cancelled_task_is_skipped_and_every_dead_task_a_filter_shows_is_retri
         .await
         .unwrap();
     assert_eq!(audited.get::<_, i64>(0), 2);
+    assert_eq!(broker.ready("tasks.dead").await, 0, "the retried tasks' messages are out of tasks.dead");
     eventually(30, "both retried tasks to succeed", || async {
         (state(failing[0]).await == "succeeded" && state(failing[1]).await == "succeeded").then_some(())
     })
