@@ -173,18 +173,36 @@ async fn the_dashboard_pages_for_staff() {
         (dead == 1).then_some(())
     })
     .await;
-    let staff = crate::dashboard::session_of(&app, "staff@example.com", true).await;
     let someone = crate::dashboard::session_of(&app, "someone@example.com", false).await;
+    // Staff made by the real command, who signs in on the site's login page (the web role, on another port of the
+    // same host: the session cookie is the dashboard's too).
+    let admin =
+        [("DATABASE_URL", app.db.url.as_str()), ("ADMIN_EMAIL", "staff@example.com"), ("ADMIN_PASSWORD", PASSWORD)];
+    let output = crate::common::run_app(&["createsuperuser"], &admin);
+    assert!(output.status.success(), "{}", crate::common::output_text(&output));
+    let env = [("DATABASE_URL", app.db.url.as_str()), ("PORT", "0"), ("WEB_WORKERS", "1"), ("SERVE_STATIC", "true")];
+    let mut site = crate::common::AppProcess::start(&["server"], &env);
+    let site_url =
+        format!("http://{}", site.wait_for_line(|line| line["message"] == "listening")["addr"].as_str().unwrap());
 
     let browser = Browser::start(&format!("http://{}", app.addr), "dashboard").await;
     browser.open("/healthz").await;
-    // A session made above, handed to the browser (the login page is the web role's, not this one's).
-    let sign_in = |token: String| format!("document.cookie = 'session={token}; path=/'; return null;");
-    browser.script(&sign_in(someone.token.clone())).await;
+    // A signed-in user who is not staff, by a session made above.
+    browser.script(&format!("document.cookie = 'session={}; path=/'; return null;", someone.token)).await;
     browser.open("/monitor/").await;
     assert_eq!(browser.wait_text("h1").await, "Not allowed", "a signed-in user who is not staff");
     browser.page("refused").await;
-    browser.script(&sign_in(staff.token.clone())).await;
+    browser.client.delete_all_cookies().await.unwrap();
+    browser.open("/monitor/").await;
+    assert!(browser.path().await.starts_with("/login?next="), "signed out: sent to the login page");
+    browser.client.goto(&format!("{site_url}/login?next=/notes")).await.unwrap();
+    browser.fill("#email", "staff@example.com").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#login-form button[type=submit]").await;
+    eventually(10, "the notes page, signed in as staff, with its Monitor link", || async {
+        (browser.path().await == "/notes" && browser.wait_text("header").await.contains("Monitor")).then_some(())
+    })
+    .await;
     browser.open("/monitor/").await;
     assert!(browser.wait_text("[role=alert]").await.contains("dead-lettered"));
     browser.page("overview").await;
