@@ -1,7 +1,7 @@
 //! The dashboard's bar: with 1,000,000 tasks of history (and their attempts) and 20 workers' heartbeats, every page
 //! and API answer under 100 ms at p95, and the process under 50 MB resident. Prints each address's p50/p95/max
-//! (sequential requests on loopback: an upper bound on server time), the dashboard's peak RSS, and the slowest task
-//! history query with its plan (`EXPLAIN (ANALYZE, BUFFERS)` of the statement the page runs, with its binds).
+//! (sequential requests on loopback: an upper bound on server time), the dashboard's peak RSS, and the slowest
+//! statement with its plan (`EXPLAIN (ANALYZE, BUFFERS)` of the statements the pages run, with their binds).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -155,7 +155,7 @@ async fn run(opts: &Opts, app: &PathBuf, url: &str) -> anyhow::Result<()> {
     let peak = bench::peak_rss_mib(dashboard.pid()).unwrap_or(f64::NAN);
     println!("\nslowest address at p95: {} ({:.1} ms; budget {P95_BUDGET_MS} ms)", worst.1, worst.0);
     println!("dashboard resident memory: {rss:.1} MiB now, {peak:.1} MiB peak (budget {RSS_BUDGET_MIB} MiB)");
-    explain_history(url).await?;
+    explain_statements(url).await?;
     drop((site, dashboard));
     Ok(())
 }
@@ -166,10 +166,14 @@ async fn timings(client: &reqwest::Client, url: &str, n: usize) -> anyhow::Resul
     Ok((bench::percentile(&samples, 50), bench::percentile(&samples, 95), bench::percentile(&samples, 100)))
 }
 
-/// Times the history's statement for each filter the pages offer and prints the slowest one's plan.
+/// Runs every statement of the dashboard that reads the big tables under `EXPLAIN (ANALYZE, BUFFERS)` (the task
+/// history's for each filter the pages offer, the overview's counts and chart, the workers' page, the metrics'
+/// counts), three times each, and prints the slowest one's plan.
 #[allow(clippy::print_stdout)]
-async fn explain_history(url: &str) -> anyhow::Result<()> {
+async fn explain_statements(url: &str) -> anyhow::Result<()> {
     use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
+    use web::dashboard::{metrics, overview::Overview, workers};
+    use web::db::Explain;
     let mut conn = AsyncPgConnection::establish(url).await?;
     let filters = [
         ("no filter", TaskFilter::default()),
@@ -183,21 +187,41 @@ async fn explain_history(url: &str) -> anyhow::Result<()> {
         ),
         ("error=timed out", TaskFilter { error: Some("timed out".into()), ..Default::default() }),
     ];
-    let mut slowest: Option<(f64, &str, Vec<String>)> = None;
-    for (label, filter) in &filters {
-        let mut best = f64::MAX;
-        let mut plan = Vec::new();
-        for _ in 0..3 {
+    let now = chrono::Utc::now();
+    let mut timed: Vec<(f64, String, Vec<String>)> = Vec::new();
+    for _ in 0..3 {
+        let mut round: Vec<(String, Vec<String>, f64)> = Vec::new();
+        for (label, filter) in &filters {
             let started = Instant::now();
-            plan = web::db::Explain(list_query(filter, None, 50)).load::<String>(&mut conn).await?;
-            best = best.min(started.elapsed().as_secs_f64() * 1000.0);
+            let plan = Explain(list_query(filter, None, 50)).load::<String>(&mut conn).await?;
+            round.push((format!("task history, {label}"), plan, started.elapsed().as_secs_f64() * 1000.0));
         }
-        if slowest.as_ref().is_none_or(|(ms, ..)| best > *ms) {
-            slowest = Some((best, label, plan));
+        let statements = [
+            ("overview counts", Overview::counts_query(now)),
+            ("overview chart", Overview::minutes_query(now - chrono::TimeDelta::minutes(59))),
+            ("workers page", workers::load_query(now)),
+            ("metrics task counts", metrics::state_counts_query()),
+        ];
+        for (label, statement) in statements {
+            let started = Instant::now();
+            let plan = Explain(statement).load::<String>(&mut conn).await?;
+            round.push((label.to_string(), plan, started.elapsed().as_secs_f64() * 1000.0));
+        }
+        for (label, plan, ms) in round {
+            match timed.iter_mut().find(|(_, l, _)| *l == label) {
+                Some(entry) if ms < entry.0 => *entry = (ms, label, plan),
+                Some(_) => {}
+                None => timed.push((ms, label, plan)),
+            }
         }
     }
-    if let Some((ms, label, plan)) = slowest {
-        println!("\nslowest task history statement: {label} ({ms:.1} ms with EXPLAIN ANALYZE); its plan:");
+    timed.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!("\nstatements, best of three with EXPLAIN ANALYZE:");
+    for (ms, label, _) in &timed {
+        println!("  {label:<40} {ms:>7.1} ms");
+    }
+    if let Some((ms, label, plan)) = <[_]>::first(&timed) {
+        println!("\nslowest statement: {label} ({ms:.1} ms); its plan:");
         for line in plan {
             println!("  {line}");
         }

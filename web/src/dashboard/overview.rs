@@ -19,6 +19,9 @@ use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::pages::{Layout, render};
 
+/// A raw statement with its binds, as the pages run it and benchmarks explain it.
+pub type Statement = diesel::query_builder::BoxedSqlQuery<'static, diesel::pg::Pg, diesel::query_builder::SqlQuery>;
+
 /// Outbox rows older than this unpublished: the relay is stuck or the broker is down.
 pub const OUTBOX_LAG_ALERT_SECS: f64 = 60.0;
 /// The newest verified backup must be younger than this (a nightly job, with slack).
@@ -80,8 +83,9 @@ pub struct Overview {
 }
 
 impl Overview {
-    pub async fn load(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> diesel::QueryResult<Self> {
-        let counts = diesel::sql_query(
+    /// The statement of the counts at `now` (for benchmarks to explain, too).
+    pub fn counts_query(now: DateTime<Utc>) -> Statement {
+        diesel::sql_query(
             "SELECT
                (SELECT count(*) FROM tasks WHERE state = 'queued') AS queued,
                (SELECT count(*) FROM tasks WHERE state = 'running') AS running,
@@ -94,12 +98,14 @@ impl Overview {
                (SELECT count(*) FROM cron_runs
                  WHERE status IN ('failed', 'timed_out') AND started_at > $1 - interval '24 hours') AS cron_failures_24h",
         )
+        .into_boxed()
         .bind::<Timestamptz, _>(now)
         .bind::<Double, _>(WORKER_ONLINE_SECS as f64)
-        .get_result::<Counts>(conn)
-        .await?;
-        let hour_ago = minute_of(now) - Duration::minutes(59);
-        let rows = diesel::sql_query(
+    }
+
+    /// The statement of the chart: attempts finished per minute from `hour_ago`.
+    pub fn minutes_query(hour_ago: DateTime<Utc>) -> Statement {
+        diesel::sql_query(
             "SELECT date_trunc('minute', finished_at) AS minute,
                     count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
                     count(*) FILTER (WHERE state = 'failed') AS failed
@@ -107,9 +113,14 @@ impl Overview {
               WHERE started_at >= $1 - interval '1 hour' AND finished_at >= $1
               GROUP BY 1",
         )
+        .into_boxed()
         .bind::<Timestamptz, _>(hour_ago)
-        .load::<MinuteRow>(conn)
-        .await?;
+    }
+
+    pub async fn load(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> diesel::QueryResult<Self> {
+        let counts = Self::counts_query(now).get_result::<Counts>(conn).await?;
+        let hour_ago = minute_of(now) - Duration::minutes(59);
+        let rows = Self::minutes_query(hour_ago).load::<MinuteRow>(conn).await?;
         let mut minutes = vec![Minute::default(); 60];
         for row in rows {
             let index = (row.minute - hour_ago).num_minutes();

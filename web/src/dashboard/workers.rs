@@ -63,8 +63,9 @@ impl WorkerRow {
     }
 }
 
-/// The workers seen within [`FORGET_HOURS`], running ones first, with their attempts of the last 24 hours.
-pub async fn load(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> diesel::QueryResult<Vec<WorkerRow>> {
+/// The statement of [`load`] (for benchmarks to explain, too): the workers seen within [`FORGET_HOURS`], running
+/// ones first, with their attempts of the last 24 hours.
+pub fn load_query(now: DateTime<Utc>) -> super::overview::Statement {
     diesel::sql_query(
         "SELECT w.worker_id, w.hostname, w.pid, w.queues, w.concurrency, w.in_flight, w.version, w.started_at,
                 w.last_seen_at, w.stopped_at, coalesce(r.succeeded, 0) AS succeeded, coalesce(r.failed, 0) AS failed
@@ -77,10 +78,13 @@ pub async fn load(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> diesel::Q
           WHERE w.last_seen_at > $1 - make_interval(hours => $2)
           ORDER BY w.stopped_at IS NOT NULL, w.last_seen_at DESC",
     )
+    .into_boxed()
     .bind::<Timestamptz, _>(now)
     .bind::<Integer, _>(FORGET_HOURS)
-    .load(conn)
-    .await
+}
+
+pub async fn load(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> diesel::QueryResult<Vec<WorkerRow>> {
+    load_query(now).load(conn).await
 }
 
 #[derive(Template)]
