@@ -134,6 +134,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox_idle_relays (relay_id) {
+        relay_id -> Text,
+        since -> Timestamptz,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(task_runs -> tasks (task_id));
@@ -145,6 +152,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notes,
     email_tokens,
     outbox,
+    outbox_idle_relays,
     tasks,
     task_runs,
     workers,

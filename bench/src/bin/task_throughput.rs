@@ -29,7 +29,7 @@ struct Opts {
     #[arg(long, value_delimiter = ',', default_values_t = [1, 2])]
     workers: Vec<usize>,
     /// Tasks each worker runs at once (the worker's default).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 32)]
     concurrency: usize,
     /// Connections enqueueing at once, each task in its own transaction.
     #[arg(long, default_value_t = 8)]

@@ -8,7 +8,7 @@ use super::{ConfigError, Vars};
 /// The worker role and the outbox relay it runs.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Tasks run at once by one worker process (also the RabbitMQ prefetch). 16 by measurement (`bench/`): a worker
+    /// Tasks run at once by one worker process (also the RabbitMQ prefetch). 32 by measurement (`bench/`): a worker
     /// waits on commits far more than on CPU; its pool grows to hold a connection for each.
     pub concurrency: usize,
     /// Queues to consume; empty means every queue a registered task uses.
@@ -37,7 +37,7 @@ impl WorkerConfig {
             .map(|raw| raw.split(',').map(str::trim).filter(|q| !q.is_empty()).map(String::from).collect())
             .unwrap_or_default();
         Ok(Self {
-            concurrency: vars.positive("WORKER_CONCURRENCY", 16)?,
+            concurrency: vars.positive("WORKER_CONCURRENCY", 32)?,
             queues,
             grace: Duration::from_secs(vars.or("WORKER_GRACE_SECS", 30)?),
             retry_base: Duration::from_millis(vars.positive("TASK_RETRY_BASE_MS", 2000)?),

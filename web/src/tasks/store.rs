@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Integer, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 
 use crate::schema::{outbox, task_runs, tasks, workers};
 use crate::tasks::{Envelope, RunState, Task, TaskState};
@@ -34,43 +34,44 @@ pub async fn enqueue_value(
     payload: serde_json::Value,
 ) -> QueryResult<Uuid> {
     let task_id = Uuid::new_v4();
-    // A savepoint when the caller already has a transaction: both rows or neither.
-    conn.transaction(async |conn| {
-        diesel::insert_into(tasks::table)
-            .values((
-                tasks::task_id.eq(task_id),
-                tasks::task_name.eq(name),
-                tasks::queue.eq(queue),
-                tasks::payload.eq(&payload),
-                tasks::max_attempts.eq(i32::try_from(max_attempts).unwrap_or(i32::MAX)),
-            ))
-            .execute(conn)
-            .await?;
-        insert_outbox(conn, task_id, name, queue, &payload, 1).await
-    })
-    .await?;
+    let max_attempts = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+    // One statement writes both rows or neither, with no transaction or savepoint of its own to open and close.
+    Enqueue { task_id, name, queue, payload: &payload, max_attempts }.execute(conn).await?;
     Ok(task_id)
 }
 
-async fn insert_outbox(
-    conn: &mut AsyncPgConnection,
+/// The statement of [`enqueue_value`]: the `tasks` row and, from what it returns, the `outbox` row.
+#[derive(Debug)]
+struct Enqueue<'a> {
     task_id: Uuid,
-    name: &str,
-    queue: &str,
-    payload: &serde_json::Value,
-    attempt: i32,
-) -> QueryResult<()> {
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::task_id.eq(task_id),
-            outbox::task_name.eq(name),
-            outbox::queue.eq(queue),
-            outbox::payload.eq(payload),
-            outbox::attempt.eq(attempt),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
+    name: &'a str,
+    queue: &'a str,
+    payload: &'a serde_json::Value,
+    max_attempts: i32,
+}
+
+impl QueryId for Enqueue<'_> {
+    type QueryId = Enqueue<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for Enqueue<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH task AS (INSERT INTO tasks (task_id, task_name, queue, payload, max_attempts) VALUES (");
+        out.push_bind_param::<SqlUuid, _>(&self.task_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.queue)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Jsonb, _>(self.payload)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.max_attempts)?;
+        out.push_sql(") RETURNING task_id, task_name, queue, payload) ");
+        out.push_sql("INSERT INTO outbox (task_id, task_name, queue, payload, attempt) ");
+        out.push_sql("SELECT task_id, task_name, queue, payload, 1 FROM task");
+        Ok(())
+    }
 }
 
 /// An outbox row claimed by a relay.
@@ -134,6 +135,11 @@ pub enum Start {
 /// Records the start of an attempt in one statement (one commit): the task is `running` and a `task_runs` row
 /// exists. A task that succeeded or was cancelled does not start (see [`Start`]). A message whose `tasks` row is
 /// missing (published by hand) gets one.
+///
+/// That commit does not wait for the WAL flush (`synchronous_commit` off for its transaction alone): the task's own
+/// transaction, which commits synchronously before the message is acknowledged, flushes it with everything before
+/// it. Only a PostgreSQL crash between the two can lose the record, and then the message, not acknowledged, is
+/// delivered again and the attempt recorded anew; what it costs is that crash's attempt not being counted.
 pub async fn start_run(
     conn: &mut AsyncPgConnection,
     envelope: &Envelope,
@@ -196,11 +202,14 @@ pub async fn start_run(
     .await
 }
 
-/// Inside the task's transaction: the task and its run `run_id` succeeded, in one statement. Committed with the
-/// task's effect, so a successful attempt costs one commit beyond [`start_run`].
-pub async fn mark_succeeded(conn: &mut AsyncPgConnection, task_id: Uuid, run_id: i64) -> QueryResult<()> {
-    MarkSucceeded { task_id, run_id }.execute(conn).await?;
-    Ok(())
+/// Inside the task's transaction, after its effect: the task and its run `run_id` succeeded, in one statement that
+/// takes the task row's lock. Committed with the task's effect, so a successful attempt costs one commit beyond
+/// [`start_run`]. False when the task had succeeded already (another delivery committed first): the caller rolls
+/// back.
+pub async fn mark_succeeded(conn: &mut AsyncPgConnection, task_id: Uuid, run_id: i64) -> QueryResult<bool> {
+    // The clock now, after the task ran: `now()` would be the transaction's start, before it.
+    let marked = MarkSucceeded { task_id, run_id, finished_at: Utc::now() }.execute(conn).await?;
+    Ok(marked == 1)
 }
 
 /// The statement of [`start_run`]: the task becomes `running` (unless it succeeded or was cancelled) and, only then,
@@ -234,7 +243,9 @@ impl QueryFragment<Pg> for StartRun<'_> {
         out.push_bind_param::<Text, _>(&TaskState::Succeeded)?;
         out.push_sql(" AND state <> ");
         out.push_bind_param::<Text, _>(&TaskState::Cancelled)?;
-        out.push_sql(" RETURNING task_id) ");
+        out.push_sql(" RETURNING task_id), ");
+        // This statement's implicit transaction commits without waiting for the WAL flush (see `start_run`).
+        out.push_sql("no_flush AS (SELECT set_config('synchronous_commit', 'off', true)) ");
         out.push_sql("INSERT INTO task_runs (task_id, task_name, attempt, state, worker_id) SELECT task_id, ");
         out.push_bind_param::<Text, _>(&self.task_name)?;
         out.push_sql(", ");
@@ -243,7 +254,7 @@ impl QueryFragment<Pg> for StartRun<'_> {
         out.push_bind_param::<Text, _>(&RunState::Running)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&self.worker_id)?;
-        out.push_sql(" FROM task RETURNING id");
+        out.push_sql(" FROM task, no_flush RETURNING id");
         Ok(())
     }
 }
@@ -253,18 +264,28 @@ impl QueryFragment<Pg> for StartRun<'_> {
 struct MarkSucceeded {
     task_id: Uuid,
     run_id: i64,
+    finished_at: DateTime<Utc>,
 }
 
 impl QueryFragment<Pg> for MarkSucceeded {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH task AS (UPDATE tasks SET state = ");
         out.push_bind_param::<Text, _>(&TaskState::Succeeded)?;
-        out.push_sql(", last_error = NULL, updated_at = now(), finished_at = now() WHERE task_id = ");
+        out.push_sql(", last_error = NULL, updated_at = ");
+        out.push_bind_param::<Timestamptz, _>(&self.finished_at)?;
+        out.push_sql(", finished_at = ");
+        out.push_bind_param::<Timestamptz, _>(&self.finished_at)?;
+        out.push_sql(" WHERE task_id = ");
         out.push_bind_param::<SqlUuid, _>(&self.task_id)?;
-        out.push_sql(") UPDATE task_runs SET state = ");
+        out.push_sql(" AND state <> ");
+        out.push_bind_param::<Text, _>(&TaskState::Succeeded)?;
+        out.push_sql(" RETURNING task_id) UPDATE task_runs SET state = ");
         out.push_bind_param::<Text, _>(&RunState::Succeeded)?;
-        out.push_sql(", finished_at = now() WHERE id = ");
+        out.push_sql(", finished_at = ");
+        out.push_bind_param::<Timestamptz, _>(&self.finished_at)?;
+        out.push_sql(" WHERE id = ");
         out.push_bind_param::<BigInt, _>(&self.run_id)?;
+        out.push_sql(" AND EXISTS (SELECT 1 FROM task)");
         Ok(())
     }
 }
@@ -288,10 +309,11 @@ pub async fn finish_run(
     Ok(())
 }
 
-/// A failed attempt: `retrying`, or `dead` after the last one.
+/// A failed attempt: `retrying`, or `dead` after the last one. A task that succeeded meanwhile (another delivery of
+/// it) stays succeeded.
 pub async fn mark_failed(conn: &mut AsyncPgConnection, task_id: Uuid, error: &str, dead: bool) -> QueryResult<()> {
     let now = Utc::now();
-    diesel::update(tasks::table.find(task_id))
+    diesel::update(tasks::table.find(task_id).filter(tasks::state.ne(TaskState::Succeeded)))
         .set((
             tasks::state.eq(if dead { TaskState::Dead } else { TaskState::Retrying }),
             tasks::last_error.eq(error),

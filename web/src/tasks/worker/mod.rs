@@ -19,7 +19,7 @@ use tracing::Instrument as _;
 use crate::broker::{self, Publisher};
 use crate::db::{self, DbPool};
 use crate::reconnect::{Backoff, pause};
-use crate::tasks::{Envelope, Registry, Services, TaskContext, TaskError, TaskKind, TaskState, pause as paused, store};
+use crate::tasks::{Envelope, Registry, Services, TaskContext, TaskError, TaskKind, pause as paused, store};
 
 mod subscription;
 use subscription::Subscription;
@@ -209,15 +209,11 @@ async fn process(shared: &Shared, publisher: &Publisher, body: &[u8]) -> Verdict
     .await
 }
 
-/// How a run ended, seen from inside its transaction.
-enum Ran {
-    Done,
-    AlreadyDone,
-}
-
 enum RunError {
     Database(diesel::result::Error),
     Task(TaskError),
+    /// Another delivery of the same task committed first: this one's effect is rolled back.
+    AlreadyDone,
 }
 
 impl From<diesel::result::Error> for RunError {
@@ -248,14 +244,14 @@ async fn run_one(shared: &Shared, publisher: &Publisher, envelope: &Envelope, ki
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     drop(conn);
     let (error, dead) = match result {
-        Ok(ran) => {
-            if matches!(ran, Ran::AlreadyDone) {
-                // A duplicate that started a run while the first delivery was still running: close its run.
-                tracing::info!("a duplicate delivery found the task already succeeded");
-                record(shared, run_id, None, None).await;
-            } else {
-                tracing::info!(elapsed_ms, "task succeeded");
-            }
+        Ok(()) => {
+            tracing::info!(elapsed_ms, "task succeeded");
+            return Verdict::Ack;
+        }
+        Err(RunError::AlreadyDone) => {
+            // A duplicate that started a run while the first delivery was still running: close its run.
+            tracing::info!("a duplicate delivery found the task already succeeded; its effect is rolled back");
+            record(shared, run_id, None, None).await;
             return Verdict::Ack;
         }
         Err(RunError::Task(TaskError::Payload(err))) => (format!("payload does not match the task: {err}"), true),
@@ -266,19 +262,18 @@ async fn run_one(shared: &Shared, publisher: &Publisher, envelope: &Envelope, ki
     fail(shared, publisher, envelope, kind, failure).await
 }
 
-/// Runs the task in a transaction that also marks it and its run succeeded, under the task row's lock.
+/// Runs the task in a transaction that also marks it and its run succeeded. A delivery whose task succeeded before
+/// it started never gets here ([`store::start_run`]); of two deliveries running at once (the first one's broker
+/// connection dropped mid-task), the second waits on the task row's lock in [`store::mark_succeeded`] until the
+/// first commits, then finds the task succeeded and rolls its own effect back.
 async fn execute(
     conn: &mut db::DbConn,
     services: &Services,
     envelope: &Envelope,
     kind: TaskKind,
     run_id: i64,
-) -> Result<Ran, RunError> {
+) -> Result<(), RunError> {
     conn.transaction(async |conn| {
-        // Serializes duplicates of one task; the second finds it succeeded.
-        if store::lock_state(conn, envelope.task_id).await? == Some(TaskState::Succeeded) {
-            return Ok(Ran::AlreadyDone);
-        }
         let mut ctx = TaskContext { conn: &mut *conn, task_id: envelope.task_id, attempt: envelope.attempt, services };
         let timeout = services.config.worker.task_timeout;
         match tokio::time::timeout(timeout, kind.run(envelope.payload.clone(), &mut ctx)).await {
@@ -288,8 +283,10 @@ async fn execute(
                 return Err(RunError::Task(TaskError::Failed(err)));
             }
         }
-        store::mark_succeeded(conn, envelope.task_id, run_id).await?;
-        Ok(Ran::Done)
+        if !store::mark_succeeded(conn, envelope.task_id, run_id).await? {
+            return Err(RunError::AlreadyDone);
+        }
+        Ok(())
     })
     .await
 }

@@ -1,10 +1,12 @@
 //! Background tasks end to end: the real `app worker` process, a real RabbitMQ (a vhost per test), the real SMTP
 //! sink, and the test's own database. One file per concern; the helpers they share are here.
 
+mod duplicates;
 mod failures;
 mod history;
 mod mail;
 mod outages;
+mod relay;
 
 use serde_json::json;
 
