@@ -56,6 +56,74 @@ cmp -s "$root/Cargo.lock" "$project/Cargo.lock" || die "Cargo.lock differs: the 
 [ -f "$project/web/src/commands/scheduled/send_digest.rs" ] || die "template/cron-command wrote no command"
 grep -q 'schedule = "0 15 6 \* \* \*"' "$project/cron/schedule.d/send_digest.toml" || die "template/cron-command wrote no schedule"
 
+# Every combination of the options, generated with --silent: cheap checks for each, the whole test suite for the
+# one most different from the default (the default itself runs below).
+compose=()
+if find_compose; then compose=("${compose_cmd[@]}"); fi
+check_combination() {
+  local storage=$1 ci=$2 dir="$work/matrix" name="shop-$1-$2" domain="$1-$2.example.org" admin="ops@$1-$2.example.org"
+  mkdir -p "$dir"
+  cargo generate --path "$root" --name "$name" --destination "$dir" --silent -d domain="$domain" \
+    -d admin_email="$admin" -d storage="$storage" -d ci="$ci" >/dev/null
+  local p="$dir/$name" fail=""
+  [ -d "$p" ] || die "$name: cargo generate produced nothing"
+  # Liquid left behind in the files that went through it (askama templates, the sub-templates, Docker's format
+  # strings in scripts and GitHub's ${{ }} keep braces that are not Liquid's).
+  local left
+  left=$(cd "$p" && grep -l -e '{{' -e '{%' README.md docker-compose.yml dev.yml prod.yml .env.sample .envs/*.sample || true)
+  [ -z "$left" ] || die "$name: unrendered Liquid in: $left"
+  (cd "$p" && cargo fmt --all -- --check) || die "$name: cargo fmt --check"
+  (cd "$p" && cargo check --locked --workspace --quiet) || die "$name: cargo check"
+  # The three compose files, with the env files and secrets install_docker.sh would write.
+  for env in local dev prod; do cp "$p/.envs/$env.env.sample" "$p/.envs/$env.env"; done
+  mkdir -p "$p/.envs/secrets"
+  for secret in postgres_password database_url amqp_url smtp_url; do echo x > "$p/.envs/secrets/$secret"; done
+  if [ ${#compose[@]} -gt 0 ]; then
+    for file in docker-compose.yml dev.yml prod.yml; do
+      (cd "$p" && "${compose[@]}" -f "$file" config -q) || die "$name: $file does not pass config"
+    done
+    (cd "$p" && "${compose[@]}" -f docker-compose.yml config) | grep -q "image: $name/app:local" \
+      || die "$name: the local images are not named after the project"
+  fi
+  case "$ci" in
+    github) yq -e '.jobs.test.steps[] | select(.run // "" | test("scripts/test.sh"))' "$p/.github/workflows/test.yml" \
+              >/dev/null || die "$name: the GitHub workflow does not run scripts/test.sh"
+            [ ! -e "$p/.gitlab-ci.yml" ] || fail="the GitLab pipeline" ;;
+    gitlab) yq -e '.test.script[] | select(test("scripts/test.sh"))' "$p/.gitlab-ci.yml" >/dev/null \
+              || die "$name: the GitLab pipeline does not run scripts/test.sh"
+            [ ! -e "$p/.github" ] || fail="the GitHub workflow" ;;
+    none)   [ ! -e "$p/.github" ] && [ ! -e "$p/.gitlab-ci.yml" ] || fail="a CI pipeline" ;;
+  esac
+  [ -z "$fail" ] || die "$name: $fail was kept though ci=$ci"
+  head -1 "$p/README.md" | grep -q "$name" || die "$name: README title"
+  grep -q "^APP_NAME=$name\$" "$p/.envs/local.env.sample" || die "$name: APP_NAME in .envs/local.env.sample"
+  grep -q "^APP_NAME=$name\$" "$p/.envs/host.env.sample" || die "$name: APP_NAME in .envs/host.env.sample"
+  grep -q "^EMAIL_FROM=$name <noreply@$domain>\$" "$p/.envs/prod.env.sample" || die "$name: the prod mail sender"
+  grep -q "^PUBLIC_URL=https://$domain\$" "$p/.envs/prod.env.sample" || die "$name: the prod PUBLIC_URL"
+  grep -q "^ADMIN_EMAIL=$admin\$" "$p/.envs/prod.env.sample" || die "$name: ADMIN_EMAIL"
+  grep -q "^BACKUP_STORAGE=$storage\$" "$p/.envs/prod.env.sample" || die "$name: prod's BACKUP_STORAGE"
+  grep -q "^# COMPOSE_PROJECT_NAME=$name\$" "$p/.env.sample" || die "$name: COMPOSE_PROJECT_NAME in .env.sample"
+  grep -q "^# SERVER_NAME=$domain www.$domain\$" "$p/.env.sample" || die "$name: SERVER_NAME in .env.sample"
+  # The template's name may stay only where it names the template (README, docs/generate.md) and in the application's
+  # built-in fallbacks (web/src/config), which every env sample overrides.
+  left=$(grep -rIl --exclude-dir=.git --exclude-dir=config --exclude=README.md --exclude=generate.md -e rust-compose-template "$p" || true)
+  [ -z "$left" ] || die "$name: the template's name is left in: $left"
+  say "  $name: rendered, formatted, checked, compose config, CI file, names ($((SECONDS - combination_started))s)"
+}
+say "the option matrix: storage x ci = 9 projects"
+for storage in gcs s3 local; do
+  for ci in github gitlab none; do
+    combination_started=$SECONDS
+    check_combination "$storage" "$ci"
+    [ "$storage-$ci" = local-gitlab ] || rm -rf "$work/matrix/shop-$storage-$ci"
+  done
+done
+different="$work/matrix/shop-local-gitlab"
+rm -rf "$different/.envs/"*.env "$different/.envs/secrets"
+say "the combination most different from the default (storage local, ci gitlab): its scripts/test.sh"
+(cd "$different" && COMPOSE_TEST=0 scripts/test.sh)
+rm -rf "$work/matrix"
+
 say "generated $project; running its scripts/test.sh"
 # The compose end-to-end test runs once, at the template root (the generated compose files are the same files).
 (cd "$project" && COMPOSE_TEST=0 scripts/test.sh)

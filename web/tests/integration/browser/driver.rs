@@ -102,14 +102,39 @@ impl Browser {
         self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
     }
 
-    /// Waits (up to 10 s) for an element, and returns its text.
+    /// Clicks a link to `path` and waits (up to 10 s) until the browser is there: until then, the old page's elements
+    /// still answer `wait_text`.
+    pub async fn follow(&self, css: &str, path: &str) {
+        self.click(css).await;
+        for _ in 0..100 {
+            if self.path().await == path {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} did not lead to {path}: still on {}", self.path().await);
+    }
+
+    /// Waits (up to 10 s) for an element, and returns its text. An element found on a page that is being replaced
+    /// goes stale before its text is read: then it is looked for again, on the new page.
     pub async fn wait_text(&self, css: &str) -> String {
-        let found = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await;
-        let found = match found {
-            Ok(found) => found,
-            Err(err) => panic!("{css} never appeared on {}: {err}\n{}", self.path().await, self.source().await),
-        };
-        found.text().await.unwrap()
+        for _ in 0..20 {
+            let found = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await;
+            let found = match found {
+                Ok(found) => found,
+                Err(err) => panic!("{css} never appeared on {}: {err}\n{}", self.path().await, self.source().await),
+            };
+            match found.text().await {
+                Ok(text) => return text,
+                Err(fantoccini::error::CmdError::Standard(err))
+                    if err.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(err) => panic!("{css}: {err}"),
+            }
+        }
+        panic!("{css} kept going stale on {}", self.path().await)
     }
 
     pub async fn value(&self, css: &str) -> String {

@@ -208,7 +208,7 @@ async fn the_dashboard_pages_for_staff() {
     browser.page("overview").await;
 
     // The history, filtered by hand.
-    browser.click(".subnav a[href='/monitor/tasks']").await;
+    browser.follow(".subnav a[href='/monitor/tasks']", "/monitor/tasks").await;
     browser.wait_text("tbody").await;
     browser.page("tasks").await;
     browser.script("document.querySelector('#state').value = 'dead'; return null;").await;
@@ -216,8 +216,12 @@ async fn the_dashboard_pages_for_staff() {
     browser.click(".more-filters summary").await;
     browser.fill("#error", "failed so far").await;
     browser.click(".filters button[type=submit]").await;
+    // The unfiltered page's table stands until the filtered page replaces it.
+    eventually(10, "the filtered history", || async {
+        browser.path().await.contains("error=failed+so+far").then_some(())
+    })
+    .await;
     assert_eq!(browser.wait_text("tbody").await.matches("probe").count(), 1, "only the dead probe");
-    assert!(browser.path().await.contains("error=failed+so+far"));
     browser.page("tasks-filtered").await;
     browser.click("tbody a").await;
     browser.wait_text(".facts").await;
@@ -248,13 +252,13 @@ async fn the_dashboard_pages_for_staff() {
         db.query_one("SELECT state FROM tasks WHERE task_id = $1::text::uuid", &[&waiting]).await.unwrap().get(0);
     assert_eq!(state, "cancelled");
 
-    browser.click(".subnav a[href='/monitor/workers']").await;
+    browser.follow(".subnav a[href='/monitor/workers']", "/monitor/workers").await;
     assert!(browser.wait_text("tbody").await.contains(env!("CARGO_PKG_VERSION")), "the worker that ran them");
     browser.page("workers").await;
-    browser.click(".subnav a[href='/monitor/backups']").await;
+    browser.follow(".subnav a[href='/monitor/backups']", "/monitor/backups").await;
     assert!(browser.wait_text("main").await.contains("No backup recorded yet"));
     browser.page("backups-none").await;
-    browser.click(".subnav a[href='/monitor/queues']").await;
+    browser.follow(".subnav a[href='/monitor/queues']", "/monitor/queues").await;
     assert!(browser.wait_text("tbody").await.contains("tasks.default"));
     browser.page("queues").await;
     browser.click("form[action='/monitor/queues/default/pause'] button").await;
@@ -268,7 +272,7 @@ async fn the_dashboard_pages_for_staff() {
         browser.wait_text("[data-flash]").await.contains("resumed").then_some(())
     })
     .await;
-    browser.click(".subnav a[href='/monitor/cron']").await;
+    browser.follow(".subnav a[href='/monitor/cron']", "/monitor/cron").await;
     assert!(browser.wait_text("tbody").await.contains("nightly-backup"));
     browser.page("cron").await;
     browser.close().await;
