@@ -56,6 +56,13 @@ cmp -s "$root/Cargo.lock" "$project/Cargo.lock" || die "Cargo.lock differs: the 
 [ -f "$project/web/src/commands/scheduled/send_digest.rs" ] || die "template/cron-command wrote no command"
 grep -q 'schedule = "0 15 6 \* \* \*"' "$project/cron/schedule.d/send_digest.toml" || die "template/cron-command wrote no schedule"
 
+# The task generator: a task on its own queue, registered by the build, with its test (run by scripts/test.sh below).
+[ -f "$project/template/task/cargo-generate.toml" ] || die "template/task did not reach the project"
+(cd "$project" && cargo generate --path template/task --init --name send_report --destination . --silent \
+  -d description="Mail the weekly report" -d queue=reports -d max_attempts=3 >/dev/null)
+[ -f "$project/web/src/tasks/app/send_report.rs" ] || die "template/task wrote no task"
+[ -f "$project/web/tests/integration/tasks/app/send_report.rs" ] || die "template/task wrote no test"
+
 # Every combination of the options, generated with --silent: cheap checks for each, the whole test suite for the
 # one most different from the default (the default itself runs below).
 compose=()
@@ -131,5 +138,6 @@ say "generated $project; running its scripts/test.sh"
   || die "the generated scheduled command is not in the cron schedule"
 (cd "$project" && "$CARGO_TARGET_DIR/debug/app" send_digest --help | grep -q 'Mail the daily digest') \
   || die "the generated scheduled command is not an app subcommand"
+"$CARGO_TARGET_DIR/debug/app" tasks names | grep -q '^send_report ' || die "the generated task is not registered"
 [ $keep -eq 1 ] && say "kept $project"
 say "generated project passed"

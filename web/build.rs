@@ -1,8 +1,9 @@
 #![allow(clippy::print_stdout)]
 
 //! Finds the scheduled management commands in `src/commands/scheduled/` (one file each, added by hand or by the
-//! `template/cron-command` generator) and writes the code that makes each a subcommand of `app`, so adding one
-//! needs no registration anywhere.
+//! `template/cron-command` generator) and writes the code that makes each a subcommand of `app`; finds the tasks in
+//! `src/tasks/app/` (the `template/task` generator) and their tests in `tests/integration/tasks/app/`, and writes
+//! the code that registers each task and compiles each test. Adding one needs no registration anywhere.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -15,6 +16,48 @@ fn camel(snake: &str) -> String {
             chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
         })
         .collect()
+}
+
+/// The snake_case `.rs` files of `dir` (each one's name and path), sorted; the directory is watched.
+fn rust_files(dir: &Path) -> Vec<(String, String)> {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display())) {
+        let path = entry.expect("directory entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+            continue;
+        }
+        println!("cargo:rerun-if-changed={}", path.display());
+        let name = path.file_stem().and_then(|s| s.to_str()).expect("file name").to_string();
+        assert!(
+            name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            "{}: files here are snake_case names",
+            path.display()
+        );
+        files.push((name, path.display().to_string()));
+    }
+    files.sort();
+    files
+}
+
+/// `src/tasks/app/<name>.rs` defines the task type `<Name>` (CamelCase): a module each, and `register`.
+fn app_tasks(manifest_dir: &Path, out_dir: &Path) {
+    let mut code = String::new();
+    let tasks = rust_files(&manifest_dir.join("src/tasks/app"));
+    for (name, path) in &tasks {
+        writeln!(code, "#[path = {path:?}]\npub mod {name};").unwrap();
+    }
+    code.push_str("\n/// Registers every task of `src/tasks/app/`.\npub fn register(registry: super::Registry) -> super::Registry {\n    registry");
+    for (name, _) in &tasks {
+        write!(code, "\n        .register::<{name}::{}>()", camel(name)).unwrap();
+    }
+    code.push_str("\n}\n");
+    std::fs::write(out_dir.join("app_tasks.rs"), code).expect("writing the task registrations");
+    let mut tests = String::new();
+    for (name, path) in rust_files(&manifest_dir.join("tests/integration/tasks/app")) {
+        writeln!(tests, "#[path = {path:?}]\nmod {name};").unwrap();
+    }
+    std::fs::write(out_dir.join("app_task_tests.rs"), tests).expect("writing the task tests");
 }
 
 fn main() {
@@ -60,6 +103,7 @@ fn main() {
         writeln!(code, "            Self::{}(opts) => {name}::run(opts).await,", camel(name)).unwrap();
     }
     code.push_str("        }\n    }\n}\n");
-    let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("scheduled_commands.rs");
-    std::fs::write(out, code).expect("writing the generated commands");
+    let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR");
+    std::fs::write(Path::new(&out_dir).join("scheduled_commands.rs"), code).expect("writing the generated commands");
+    app_tasks(Path::new(&manifest_dir), Path::new(&out_dir));
 }

@@ -14,6 +14,10 @@
 //!   the dead-letter queue (`app tasks retry` takes it back). Every attempt is a row in `task_runs`.
 
 mod actions;
+/// The project's own tasks: one file each in `src/tasks/app/` (`template/task` adds one), registered by the build.
+pub mod app {
+    include!(concat!(env!("OUT_DIR"), "/app_tasks.rs"));
+}
 pub mod create_note;
 pub mod dead_letters;
 mod history;
@@ -43,10 +47,12 @@ pub use store::{enqueue, enqueue_value};
 
 /// Every task type the worker can run. One line per task.
 pub fn registry() -> Registry {
-    Registry::default()
-        .register::<probe::Probe>()
-        .register::<send_email::SendEmail>()
-        .register::<create_note::CreateNote>()
+    app::register(
+        Registry::default()
+            .register::<probe::Probe>()
+            .register::<send_email::SendEmail>()
+            .register::<create_note::CreateNote>(),
+    )
 }
 
 /// A kind of background work.

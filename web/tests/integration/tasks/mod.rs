@@ -1,6 +1,11 @@
 //! Background tasks end to end: the real `app worker` process, a real RabbitMQ (a vhost per test), the real SMTP
 //! sink, and the test's own database. One file per concern; the helpers they share are here.
 
+/// The tests of the project's own tasks: one file each in `tasks/app/` (`template/task` adds one), compiled by the
+/// build.
+mod app {
+    include!(concat!(env!("OUT_DIR"), "/app_task_tests.rs"));
+}
 mod duplicates;
 mod failures;
 mod history;
