@@ -63,6 +63,13 @@ grep -q 'schedule = "0 15 6 \* \* \*"' "$project/cron/schedule.d/send_digest.tom
 [ -f "$project/web/src/tasks/app/send_report.rs" ] || die "template/task wrote no task"
 [ -f "$project/web/tests/integration/tasks/app/send_report.rs" ] || die "template/task wrote no test"
 
+# The page generator: a page at /price-list in the site's layout, routed by the build, with its test.
+(cd "$project" && cargo generate --path template/page --init --name price_list --destination . --silent \
+  -d title="Our prices" >/dev/null)
+for file in web/src/http/pages/app/price_list.rs web/templates/app/price_list.html web/tests/integration/pages_app/price_list.rs; do
+  [ -f "$project/$file" ] || die "template/page wrote no $file"
+done
+
 # Every combination of the options, generated with --silent: cheap checks for each, the whole test suite for the
 # one most different from the default (the default itself runs below).
 compose=()

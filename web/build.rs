@@ -3,7 +3,8 @@
 //! Finds the scheduled management commands in `src/commands/scheduled/` (one file each, added by hand or by the
 //! `template/cron-command` generator) and writes the code that makes each a subcommand of `app`; finds the tasks in
 //! `src/tasks/app/` (the `template/task` generator) and their tests in `tests/integration/tasks/app/`, and writes
-//! the code that registers each task and compiles each test. Adding one needs no registration anywhere.
+//! the code that registers each task and compiles each test; the same for the pages in `src/http/pages/app/` (the
+//! `template/page` generator) and `tests/integration/pages_app/`. Adding one needs no registration anywhere.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -60,6 +61,31 @@ fn app_tasks(manifest_dir: &Path, out_dir: &Path) {
     std::fs::write(out_dir.join("app_task_tests.rs"), tests).expect("writing the task tests");
 }
 
+/// `src/http/pages/app/<name>.rs` defines `PATH` and `show`: a module each, and `routes`; and their tests.
+fn app_pages(manifest_dir: &Path, out_dir: &Path) {
+    let pages = rust_files(&manifest_dir.join("src/http/pages/app"));
+    let mut code = String::new();
+    for (name, path) in &pages {
+        writeln!(code, "#[path = {path:?}]\npub mod {name};").unwrap();
+    }
+    code.push_str("\n/// Routes every page of `src/http/pages/app/` (GET; other methods 405).\n");
+    code.push_str("pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {\n    let _ = &cfg;\n");
+    for (name, _) in &pages {
+        writeln!(
+            code,
+            "    cfg.service(crate::http::resource({name}::PATH).route(actix_web::web::get().to({name}::show)));"
+        )
+        .unwrap();
+    }
+    code.push_str("}\n");
+    std::fs::write(out_dir.join("app_pages.rs"), code).expect("writing the page routes");
+    let mut tests = String::new();
+    for (name, path) in rust_files(&manifest_dir.join("tests/integration/pages_app")) {
+        writeln!(tests, "#[path = {path:?}]\nmod {name};").unwrap();
+    }
+    std::fs::write(out_dir.join("app_page_tests.rs"), tests).expect("writing the page tests");
+}
+
 fn main() {
     // Read when the script runs (not when it is compiled): a build directory shared with a generated project may
     // hold this script compiled there.
@@ -106,4 +132,5 @@ fn main() {
     let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR");
     std::fs::write(Path::new(&out_dir).join("scheduled_commands.rs"), code).expect("writing the generated commands");
     app_tasks(Path::new(&manifest_dir), Path::new(&out_dir));
+    app_pages(Path::new(&manifest_dir), Path::new(&out_dir));
 }

@@ -62,7 +62,7 @@ impl AppState {
 }
 
 /// A resource whose unsupported methods answer 405 in our JSON error shape.
-fn resource(path: &str) -> actix_web::Resource {
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(|| async { AppError::MethodNotAllowed.error_response() }))
 }
 
@@ -97,6 +97,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(note_pages::update)),
         )
         .service(resource("/notes/{id}/delete").route(web::post().to(note_pages::delete)))
+        .configure(pages::app::routes)
         .service(resource("/static/{path:.*}").route(web::get().to(crate::static_files::serve)))
         .service(
             web::scope("/api")

@@ -12,5 +12,10 @@ mod errors;
 mod health;
 mod notes;
 mod pages;
+/// The tests of the project's own pages: one file each in `pages_app/` (`template/page` adds one), compiled by the
+/// build.
+mod pages_app {
+    include!(concat!(env!("OUT_DIR"), "/app_page_tests.rs"));
+}
 mod server_process;
 mod tasks;

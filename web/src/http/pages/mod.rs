@@ -8,6 +8,10 @@
 //! check every state-changing request passes (`identity::same_origin`).
 
 pub mod account;
+/// The project's own pages: one file each in `src/http/pages/app/` (`template/page` adds one), routed by the build.
+pub mod app {
+    include!(concat!(env!("OUT_DIR"), "/app_pages.rs"));
+}
 pub mod auth;
 pub mod errors;
 pub mod notes;
