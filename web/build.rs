@@ -90,21 +90,8 @@ fn main() {
     // Read when the script runs (not when it is compiled): a build directory shared with a generated project may
     // hold this script compiled there.
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let dir = Path::new(&manifest_dir).join("src/commands/scheduled");
-    println!("cargo:rerun-if-changed={}", dir.display());
     let mut modules: Vec<(String, String, String)> = Vec::new();
-    for entry in std::fs::read_dir(&dir).expect("src/commands/scheduled exists") {
-        let path = entry.expect("directory entry").path();
-        if path.extension().and_then(|e| e.to_str()) != Some("rs") {
-            continue;
-        }
-        println!("cargo:rerun-if-changed={}", path.display());
-        let name = path.file_stem().and_then(|s| s.to_str()).expect("file name").to_string();
-        assert!(
-            name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
-            "{}: scheduled command files are snake_case names",
-            path.display()
-        );
+    for (name, path) in rust_files(&Path::new(&manifest_dir).join("src/commands/scheduled")) {
         // The first `//!` line is the command's help text.
         let source = std::fs::read_to_string(&path).expect("readable source");
         let about = source
@@ -112,9 +99,8 @@ fn main() {
             .find_map(|line| line.strip_prefix("//!"))
             .map(|line| line.trim().replace('"', "'"))
             .unwrap_or_default();
-        modules.push((name, path.display().to_string(), about));
+        modules.push((name, path, about));
     }
-    modules.sort();
     let mut code = String::new();
     for (name, path, _) in &modules {
         writeln!(code, "#[path = {path:?}]\nmod {name};").unwrap();
