@@ -116,8 +116,10 @@ impl Browser {
     }
 
     /// Waits (up to 10 s) for an element, and returns its text. An element found on a page that is being replaced
-    /// goes stale before its text is read: then it is looked for again, on the new page.
+    /// goes away before its text is read (Chrome says "stale element" or "node does not belong to the document"):
+    /// then it is looked for again, on the new page.
     pub async fn wait_text(&self, css: &str) -> String {
+        let mut last_error = String::new();
         for _ in 0..20 {
             let found = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await;
             let found = match found {
@@ -126,15 +128,13 @@ impl Browser {
             };
             match found.text().await {
                 Ok(text) => return text,
-                Err(fantoccini::error::CmdError::Standard(err))
-                    if err.error == fantoccini::error::ErrorStatus::StaleElementReference =>
-                {
+                Err(err) => {
+                    last_error = err.to_string();
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                Err(err) => panic!("{css}: {err}"),
             }
         }
-        panic!("{css} kept going stale on {}", self.path().await)
+        panic!("{css} on {}: its text could not be read: {last_error}", self.path().await)
     }
 
     pub async fn value(&self, css: &str) -> String {
