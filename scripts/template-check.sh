@@ -124,6 +124,11 @@ check_combination() {
   [ -z "$left" ] || die "$name: the template's name is left in: $left"
   say "  $name: rendered, formatted, checked, compose config, CI file, names ($((SECONDS - combination_started))s)"
 }
+# yq reads the CI files (Debian's package, as for the Swarm check).
+if ! command -v yq >/dev/null 2>&1; then
+  [ "$(id -u)" -eq 0 ] || die "yq is not installed (apt-get install yq): it checks the generated CI files"
+  install_packages yq
+fi
 say "the option matrix: storage x ci = 9 projects"
 for storage in gcs s3 local; do
   for ci in github gitlab none; do
