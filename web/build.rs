@@ -41,33 +41,37 @@ fn rust_files(dir: &Path) -> Vec<(String, String)> {
     files
 }
 
+/// A `#[path]` module declaration for each of `files` (`vis`: `"pub "` or `""`).
+fn declare_modules(files: &[(String, String)], vis: &str) -> String {
+    let mut code = String::new();
+    for (name, path) in files {
+        writeln!(code, "#[path = {path:?}]\n{vis}mod {name};").unwrap();
+    }
+    code
+}
+
+/// The integration tests in `dir`, as modules, into `OUT_DIR/file`.
+fn test_modules(dir: &Path, out_dir: &Path, file: &str) {
+    std::fs::write(out_dir.join(file), declare_modules(&rust_files(dir), "")).expect("writing the test modules");
+}
+
 /// `src/tasks/app/<name>.rs` defines the task type `<Name>` (CamelCase): a module each, and `register`.
 fn app_tasks(manifest_dir: &Path, out_dir: &Path) {
-    let mut code = String::new();
     let tasks = rust_files(&manifest_dir.join("src/tasks/app"));
-    for (name, path) in &tasks {
-        writeln!(code, "#[path = {path:?}]\npub mod {name};").unwrap();
-    }
+    let mut code = declare_modules(&tasks, "pub ");
     code.push_str("\n/// Registers every task of `src/tasks/app/`.\npub fn register(registry: super::Registry) -> super::Registry {\n    registry");
     for (name, _) in &tasks {
         write!(code, "\n        .register::<{name}::{}>()", camel(name)).unwrap();
     }
     code.push_str("\n}\n");
     std::fs::write(out_dir.join("app_tasks.rs"), code).expect("writing the task registrations");
-    let mut tests = String::new();
-    for (name, path) in rust_files(&manifest_dir.join("tests/integration/tasks/app")) {
-        writeln!(tests, "#[path = {path:?}]\nmod {name};").unwrap();
-    }
-    std::fs::write(out_dir.join("app_task_tests.rs"), tests).expect("writing the task tests");
+    test_modules(&manifest_dir.join("tests/integration/tasks/app"), out_dir, "app_task_tests.rs");
 }
 
 /// `src/http/pages/app/<name>.rs` defines `PATH` and `show`: a module each, and `routes`; and their tests.
 fn app_pages(manifest_dir: &Path, out_dir: &Path) {
     let pages = rust_files(&manifest_dir.join("src/http/pages/app"));
-    let mut code = String::new();
-    for (name, path) in &pages {
-        writeln!(code, "#[path = {path:?}]\npub mod {name};").unwrap();
-    }
+    let mut code = declare_modules(&pages, "pub ");
     code.push_str("\n/// Routes every page of `src/http/pages/app/` (GET; other methods 405).\n");
     code.push_str("pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {\n    let _ = &cfg;\n");
     for (name, _) in &pages {
@@ -79,39 +83,33 @@ fn app_pages(manifest_dir: &Path, out_dir: &Path) {
     }
     code.push_str("}\n");
     std::fs::write(out_dir.join("app_pages.rs"), code).expect("writing the page routes");
-    let mut tests = String::new();
-    for (name, path) in rust_files(&manifest_dir.join("tests/integration/pages_app")) {
-        writeln!(tests, "#[path = {path:?}]\nmod {name};").unwrap();
-    }
-    std::fs::write(out_dir.join("app_page_tests.rs"), tests).expect("writing the page tests");
+    test_modules(&manifest_dir.join("tests/integration/pages_app"), out_dir, "app_page_tests.rs");
 }
 
 fn main() {
     // Read when the script runs (not when it is compiled): a build directory shared with a generated project may
     // hold this script compiled there.
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let mut modules: Vec<(String, String, String)> = Vec::new();
-    for (name, path) in rust_files(&Path::new(&manifest_dir).join("src/commands/scheduled")) {
+    let files = rust_files(&Path::new(&manifest_dir).join("src/commands/scheduled"));
+    let mut commands: Vec<(&str, String)> = Vec::new();
+    for (name, path) in &files {
         // The first `//!` line is the command's help text.
-        let source = std::fs::read_to_string(&path).expect("readable source");
+        let source = std::fs::read_to_string(path).expect("readable source");
         let about = source
             .lines()
             .find_map(|line| line.strip_prefix("//!"))
             .map(|line| line.trim().replace('"', "'"))
             .unwrap_or_default();
-        modules.push((name, path, about));
+        commands.push((name, about));
     }
-    let mut code = String::new();
-    for (name, path, _) in &modules {
-        writeln!(code, "#[path = {path:?}]\nmod {name};").unwrap();
-    }
+    let mut code = declare_modules(&files, "");
     code.push_str("\n/// Management commands from `src/commands/scheduled/`.\n#[derive(Debug, clap::Subcommand)]\npub enum Scheduled {\n");
-    for (name, _, about) in &modules {
+    for (name, about) in &commands {
         writeln!(code, "    #[command(name = {name:?}, about = {about:?})]\n    {}({name}::Opts),", camel(name))
             .unwrap();
     }
     code.push_str("}\n\nimpl Scheduled {\n    pub async fn run(self) -> anyhow::Result<std::process::ExitCode> {\n        match self {\n");
-    for (name, _, _) in &modules {
+    for (name, _) in &commands {
         writeln!(code, "            Self::{}(opts) => {name}::run(opts).await,", camel(name)).unwrap();
     }
     code.push_str("        }\n    }\n}\n");
