@@ -70,6 +70,25 @@ for file in web/src/http/pages/app/price_list.rs web/templates/app/price_list.ht
   [ -f "$project/$file" ] || die "template/page wrote no $file"
 done
 
+# The resource generator: one field of each type (optional ones too), its migration, model, API, pages and tests.
+fields="name:string notes:text? quantity:i32 stock:i64? price:f64 active:bool due:date? launched_at:datetime"
+(cd "$project" && cargo generate --path template/resource --init --name product_line --destination . --silent \
+  -d fields="$fields" >/dev/null)
+for file in web/src/models/app/product_line.rs web/src/http/resources/app/product_lines.rs \
+  web/tests/integration/resources_app/product_lines.rs; do
+  [ -f "$project/$file" ] || die "template/resource wrote no $file"
+done
+ls -d "$project"/web/migrations/*-product-lines_create_product_lines >/dev/null 2>&1 || die "template/resource wrote no migration"
+# Bad input is refused with the reason, and writes nothing.
+for bad in "price:money" "id:string" "name" "name:string name:text" "Name:string"; do
+  if out=$(cd "$project" && cargo generate --path template/resource --init --name widget --destination . --silent \
+      -d fields="$bad" 2>&1); then
+    die "template/resource accepted fields=\"$bad\""
+  fi
+  [ ! -e "$project/web/src/models/app/widget.rs" ] || die "template/resource wrote files for fields=\"$bad\""
+  echo "$out" | grep -qi -e "field" -e "type" -e "name" || die "template/resource gave no reason for fields=\"$bad\": $out"
+done
+
 # Every combination of the options, generated with --silent: cheap checks for each, the whole test suite for the
 # one most different from the default (the default itself runs below).
 compose=()

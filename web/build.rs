@@ -4,7 +4,8 @@
 //! `template/cron-command` generator) and writes the code that makes each a subcommand of `app`; finds the tasks in
 //! `src/tasks/app/` (the `template/task` generator) and their tests in `tests/integration/tasks/app/`, and writes
 //! the code that registers each task and compiles each test; the same for the pages in `src/http/pages/app/` (the
-//! `template/page` generator) and `tests/integration/pages_app/`. Adding one needs no registration anywhere.
+//! `template/page` generator) and `tests/integration/pages_app/`; and the resources of `template/resource`.
+//! Adding one needs no registration anywhere.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -86,6 +87,25 @@ fn app_pages(manifest_dir: &Path, out_dir: &Path) {
     test_modules(&manifest_dir.join("tests/integration/pages_app"), out_dir, "app_page_tests.rs");
 }
 
+/// The resources of `template/resource`: each one's model in `src/models/app/<name>.rs` (with its `table!` entry),
+/// its handlers in `src/http/resources/app/<name>.rs` (with
+/// `routes`), and its tests in `tests/integration/resources_app/`.
+fn app_resources(manifest_dir: &Path, out_dir: &Path) {
+    let models = rust_files(&manifest_dir.join("src/models/app"));
+    std::fs::write(out_dir.join("app_models.rs"), declare_modules(&models, "pub "))
+        .expect("writing the resource models");
+    let resources = rust_files(&manifest_dir.join("src/http/resources/app"));
+    let mut code = declare_modules(&resources, "pub ");
+    code.push_str("\n/// Routes every resource of `src/http/resources/app/`.\n");
+    code.push_str("pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {\n    let _ = &cfg;\n");
+    for (name, _) in &resources {
+        writeln!(code, "    cfg.configure({name}::routes);").unwrap();
+    }
+    code.push_str("}\n");
+    std::fs::write(out_dir.join("app_resources.rs"), code).expect("writing the resource routes");
+    test_modules(&manifest_dir.join("tests/integration/resources_app"), out_dir, "app_resource_tests.rs");
+}
+
 fn main() {
     // Read when the script runs (not when it is compiled): a build directory shared with a generated project may
     // hold this script compiled there.
@@ -117,4 +137,7 @@ fn main() {
     std::fs::write(Path::new(&out_dir).join("scheduled_commands.rs"), code).expect("writing the generated commands");
     app_tasks(Path::new(&manifest_dir), Path::new(&out_dir));
     app_pages(Path::new(&manifest_dir), Path::new(&out_dir));
+    app_resources(Path::new(&manifest_dir), Path::new(&out_dir));
+    // The migrations are embedded in the binary (`db::MIGRATIONS`): a new one must rebuild it.
+    println!("cargo:rerun-if-changed={}", Path::new(&manifest_dir).join("migrations").display());
 }

@@ -5,6 +5,7 @@
 //! requests finish within `SHUTDOWN_TIMEOUT_SECS`, and `run` then returns normally.
 
 pub mod email_links;
+pub mod fields;
 pub mod health;
 pub mod identity;
 pub mod json;
@@ -12,6 +13,13 @@ pub mod login;
 pub mod notes;
 pub mod pages;
 pub mod request_id;
+/// The project's own resources: one file each in `src/http/resources/app/` (`template/resource` adds one), routed by
+/// the build.
+pub mod resources {
+    pub mod app {
+        include!(concat!(env!("OUT_DIR"), "/app_resources.rs"));
+    }
+}
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -98,6 +106,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/notes/{id}/delete").route(web::post().to(note_pages::delete)))
         .configure(pages::app::routes)
+        .configure(resources::app::routes)
         .service(resource("/static/{path:.*}").route(web::get().to(crate::static_files::serve)))
         .service(
             web::scope("/api")

@@ -17,5 +17,10 @@ mod pages;
 mod pages_app {
     include!(concat!(env!("OUT_DIR"), "/app_page_tests.rs"));
 }
+/// The tests of the project's own resources: one file each in `resources_app/` (`template/resource` adds one),
+/// compiled by the build.
+mod resources_app {
+    include!(concat!(env!("OUT_DIR"), "/app_resource_tests.rs"));
+}
 mod server_process;
 mod tasks;

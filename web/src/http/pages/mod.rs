@@ -15,6 +15,7 @@ pub mod app {
 pub mod auth;
 pub mod errors;
 pub mod notes;
+pub mod resource;
 
 use std::collections::BTreeMap;
 
