@@ -101,7 +101,12 @@ fn app_resources(manifest_dir: &Path, out_dir: &Path) {
     for (name, _) in &resources {
         writeln!(code, "    cfg.configure({name}::routes);").unwrap();
     }
-    code.push_str("}\n");
+    code.push_str("}\n\n/// Every resource's list, for the header's navigation.\n");
+    code.push_str("pub const NAV: &[crate::http::pages::resource::Names] = &[");
+    for (name, _) in &resources {
+        write!(code, "{name}::NAMES, ").unwrap();
+    }
+    code.push_str("];\n");
     std::fs::write(out_dir.join("app_resources.rs"), code).expect("writing the resource routes");
     test_modules(&manifest_dir.join("tests/integration/resources_app"), out_dir, "app_resource_tests.rs");
 }

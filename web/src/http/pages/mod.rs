@@ -85,6 +85,8 @@ pub struct Layout {
     pub css: String,
     pub js: String,
     pub logo: String,
+    /// The project's resources (`template/resource`), linked in the header when signed in.
+    pub nav: &'static [resource::Names],
 }
 
 impl Layout {
@@ -115,6 +117,7 @@ impl Layout {
             css: assets.url("css/site.css"),
             js: assets.url("js/app.js"),
             logo: assets.url("images/logo.svg"),
+            nav: crate::http::resources::app::NAV,
         }
     }
 

@@ -177,6 +177,7 @@ async fn {{plural}}_pages_create_edit_and_delete() {
     let (status, html) = page(&app, "/{{url}}").await;
     assert_eq!(status, 200);
     assert!(html.contains("<h1>{{title}}</h1>"), "{html}");
+    assert!(html.contains("<a href=\"/{{url}}\" aria-current=\"page\">{{title}}</a>"), "linked in the header: {html}");
     let (status, html) = page(&app, "/{{url}}/new").await;
     assert_eq!(status, 200);
     for spec in SPECS {

@@ -18,7 +18,8 @@ use crate::http::{AppState, resource};
 use crate::models::app::{{crate_name}}::{self as model, Changes, New{{camel}}, SPECS, {{camel}}};
 use crate::models::keyset::Page;
 
-const NAMES: Names = Names { path: "/{{url}}", one: "{{one}}", title: "{{title}}" };
+/// How the pages name it; the header links every resource's list (`http::resources::app::NAV`).
+pub const NAMES: Names = Names { path: "/{{url}}", one: "{{one}}", title: "{{title}}" };
 
 /// The API and the pages; other methods answer 405.
 pub fn routes(cfg: &mut web::ServiceConfig) {
