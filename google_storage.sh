@@ -14,7 +14,8 @@ Actions:
             service-account JSON key, or an env file with S3_ACCESS_KEY_ID=... and S3_SECRET_ACCESS_KEY=... lines;
             a copy stays in cron/credentials/ (mode 600, never committed) for the next stack.
   -l        list the backups, newest first, with size, age and verification state
-  -r URL    restore backup URL (from -l) into the stack's database; asks for confirmation unless -y is given
+  -r URL    restore backup URL (from -l) into the stack's database, with its uploaded files when they are kept
+            in the media volume; asks for confirmation unless -y is given
   -b        back up the stack's database now
   -h, --help  this help
 

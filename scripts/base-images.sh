@@ -22,7 +22,8 @@ hand: scripts/base-images.sh --print-env >> .env
 
 
   --mirror URL  Debian mirror (default: the first one apt uses here, else http://deb.debian.org/debian)
-  --force       rebuild even the images that exist
+  --force       rebuild even the images that exist (an image built from older sources in docker/base/ is
+                rebuilt anyway: each carries the hash of its Dockerfile and copied files in a label)
   --print-env   only print the variables (NAME=image lines) that select these images; builds nothing
 Needs root (debootstrap), the debootstrap package (installed with apt-get when missing) and a Docker engine.
 Takes about 3 minutes the first time; later runs reuse what exists.
@@ -92,16 +93,31 @@ if [ $force -eq 1 ] || ! exists local-base/rootfs:bookworm; then
   trap - EXIT
 fi
 
+# What an image is built from: its Dockerfile and the files it copies. An image whose label differs (built from an
+# older version of these) is rebuilt.
+source_hash() {
+  local file=$1
+  {
+    cat "docker/base/$file"
+    awk '$1 == "COPY" { for (i = 2; i < NF; i++) if ($i !~ /^--/) print $i }' "docker/base/$file" \
+      | while read -r copied; do
+        if [ -f "docker/base/$copied" ]; then cat "docker/base/$copied"; fi
+      done
+  } | sha256sum | cut -c1-16
+}
+
 build() {
-  local tag=$1 file=$2
-  if [ $force -eq 0 ] && exists "$tag"; then
+  local tag=$1 file=$2 hash
+  hash=$(source_hash "$file")
+  if [ $force -eq 0 ] && exists "$tag" \
+    && [ "$(docker image inspect -f '{{index .Config.Labels "app.base.source"}}' "$tag")" = "$hash" ]; then
     say "$tag exists"
     return
   fi
   say "building $tag"
   local out
   out=$(mktemp)
-  if ! docker build -q -t "$tag" -f "docker/base/$file" docker/base >"$out" 2>&1; then
+  if ! docker build -q -t "$tag" --label "app.base.source=$hash" -f "docker/base/$file" docker/base >"$out" 2>&1; then
     tail -n 30 "$out" >&2
     rm -f "$out"
     die "building $tag failed"

@@ -14,17 +14,24 @@ Usage: scripts/compose-test.sh [--keep] [--help]
      verification mail in the mail catcher (so the worker ran the task), verify, logout, login, the notes API
      create/read/update/delete; the pages' HTTP forms from signup to a note (CSRF, errors); a .scss edit reaches
      the CSS nginx serves within 5 s (the frontend watcher); with web stopped, nginx shows the site's own page;
-     /monitor/ refused without a session (401, or the login page) and to a non-staff user (403), open to staff
-  3. every container healthy and not root; only nginx publishes a port
-  4. google_storage.sh -b, -l, -r: a backup of the stack restored over changed data brings the data back
+     /monitor/ refused without a session (401, or the login page) and to a non-staff user (403), open to staff;
+     /api/openapi.json is OpenAPI 3.1 and /api/docs lists it; schemathesis (PyPI, installed under
+     /opt/app-schemathesis) runs it against the stack with an account of its own, stateful and with bad input
+     (180 s at most): no 5xx, nothing outside the document; its summary is printed
+  3. every container healthy and not root; only nginx publishes a port; no capabilities (effective and bounding
+     sets from /proc/PID/status), no_new_privs, a read-only root and a pids limit
+  4. google_storage.sh -b, -l, -r: a backup of the stack restored over changed data brings the data back; then
+     the same with BACKUP_STORAGE=gcs against a GCS server (gcp-storage-emulator) on the stack's network gateway,
+     with -a storing a service-account key first
   5. ./install_docker.sh again: still healthy, no data lost; then the plain commands on the installed stack, with
      no flags: `docker-compose up -d` recreates nothing, `ps` lists every service, `restart worker` comes back
      healthy, `down` then `up -d` keeps the data; then down -v
   6. dev.yml over HTTPS: its basic-auth wall refuses without or with wrong credentials (pages and API), lets the
      right ones in, a tester can sign up (Secure cookie); HTTP redirects; the plain commands as in 5 with
-     `-f dev.yml`; then down -v
+     `-f dev.yml`; the wall's password is stored as bcrypt; then down -v
   7. prod.yml: docker-compose config and its Swarm form (scripts/swarm.sh validate) are valid; the prod stack
-     serves HTTPS with HSTS, redirects HTTP, and keeps PostgreSQL and RabbitMQ on the internal network
+     serves HTTPS with HSTS, redirects HTTP, and keeps PostgreSQL and RabbitMQ on the internal network; its
+     containers are hardened as in 3; 25 sign-ins at once from one address are cut off by nginx (429, JSON)
   8. the by-hand path of README.md in a fresh copy: the env sample with secrets put in, a .env naming the base
      images and the host-built binary (this machine cannot pull), `docker-compose up -d`: healthy, migrated, serving
 
@@ -96,6 +103,7 @@ cleanup() {
   "${dev_stack[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
   "${prod_stack[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
   "${hand_stack[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+  [ -z "${gcs_pid:-}" ] || kill "$gcs_pid" 2>/dev/null || true
   rm -rf "$work"
   exit $status
 }
@@ -231,7 +239,7 @@ token=$(grep -oE 'token=[A-Za-z0-9_-]+' <<<"$mail_text" | head -n1 | cut -d= -f2
 [ -n "$token" ] || fail "no token link in the mail: $mail_text"
 expect 200 "$(http POST /api/auth/verify-email -H 'Content-Type: application/json' -d "{\"token\":\"$token\"}")" \
   "the mail's token verifies the address"
-"${local_stack[@]}" exec -T web app tasks list --json --state succeeded | grep -q '"email.send"' \
+"${local_stack[@]}" exec -T web app tasks list --json --state succeeded | grep '"email.send"' >/dev/null \
   || fail "app tasks list shows no succeeded email.send task"
 pass "the worker recorded the email.send task as succeeded"
 
@@ -255,6 +263,27 @@ expect 404 "$(http GET "/api/notes/$note")" "it is gone"
 expect 201 "$(http POST /api/notes -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
   -d '{"title":"keep","body":"must survive a second install and a restore"}')" "create a note to keep"
 kept=$(json 'd["id"]' < "$work/body")
+
+# A file on the kept note: the web role checks the owner and hands the file to nginx (X-Accel-Redirect), which
+# sends it from the media volume with the safe headers; its internal location cannot be asked for directly.
+printf '\x89PNG\r\n\x1a\n' >"$work/photo.png"
+head -c 200000 /dev/urandom >>"$work/photo.png"
+expect 201 "$(http POST "/api/notes/$kept/files" -H "X-CSRF-Token: $csrf" -F "file=@$work/photo.png;filename=photo.png")" \
+  "attach a PNG to the kept note"
+file_url=$(json 'd["url"]' < "$work/body")
+expect 200 "$(http GET "$file_url")" "download it"
+cmp -s "$work/body" "$work/photo.png" || fail "the downloaded file differs from the uploaded one"
+for want in '^content-type: image/png' '^x-content-type-options: nosniff' "^content-security-policy: default-src 'none'; sandbox" \
+  '^content-disposition: inline' '^etag:'; do
+  grep -qi "$want" "$work/headers" || fail "the file's answer lacks $want: $(cat "$work/headers")"
+done
+pass "the same bytes, from nginx's file server (ETag), with its type, nosniff and a sandbox"
+expect 206 "$(http GET "$file_url" -H 'Range: bytes=8-15')" "a range of it"
+cmp -s "$work/body" <(tail -c +9 "$work/photo.png" | head -c 8) || fail "the range holds other bytes"
+stored=$("${local_stack[@]}" exec -T nginx find /srv/media/notes -type f | tr -d '\r' | head -n1)
+[ -n "$stored" ] || fail "no file in the media volume"
+expect 404 "$(http GET "/media/${stored#/srv/media/}")" "the volume's internal location, asked directly"
+expect 401 "$(curl -sS -o "$work/body" -w '%{http_code}' "$base$file_url")" "the file without a session"
 
 step "pages through nginx: HTTP forms from signup to a note, the watcher, the page for a web role that is down"
 jar=$work/page-cookies
@@ -326,7 +355,7 @@ saved_ms=$(($(date +%s%N) / 1000000))
 seen=""
 while [ $((SECONDS - saved)) -le 5 ]; do
   now_css=$(curl -sS "$base/" | grep -oE '/static/css/site\.[0-9a-f]{8}\.css' | head -n1)
-  if [ -n "$now_css" ] && [ "$now_css" != "$css_path" ] && curl -sS "$base$now_css" | grep -q "compose-probe-$marker"; then
+  if [ -n "$now_css" ] && [ "$now_css" != "$css_path" ] && curl -sS "$base$now_css" | grep "compose-probe-$marker" >/dev/null; then
     seen=$(($(date +%s%N) / 1000000 - saved_ms))
     break
   fi
@@ -356,8 +385,64 @@ until [ "$(docker inspect -f '{{.State.Health.Status}}' "$web_id")" = healthy ];
 done
 pass "web is back, healthy"
 
+step "the API as a contract: its OpenAPI document, the page, and schemathesis through nginx"
+expect 200 "$(http GET /api/openapi.json)" "GET /api/openapi.json"
+version=$(json 'd["openapi"]' < "$work/body")
+[[ "$version" == 3.1.* ]] || fail "the API document is OpenAPI $version, not 3.1"
+expect 200 "$(http GET /api/docs)" "GET /api/docs (the API page)"
+grep -q '/api/notes/{id}' "$work/body" || fail "the API page does not list the notes operations"
+python_venv /opt/app-schemathesis 'schemathesis==4.32.5'
+# Last on the local stack's pages and API: its sign-ins fill the per-address login limits (nginx's and the
+# application's) that the steps above log in under. The fuzzer gets an account of its own (what it creates, changes and deletes is its own), signed in by cookie and
+# CSRF header. Everything in the document but logout, which would end that session: stateful sequences through
+# the document's links (create a note, then read, change, delete it, attach files), and bad inputs. Every answer
+# must be documented and match its schema, and none may be a 5xx. Bounded: 25 cases per operation, 180 s.
+st_jar=$work/st-cookies
+code=$(curl -sS -c "$st_jar" -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+  -d "{\"email\":\"fuzz-$marker@example.com\",\"password\":\"$password\"}" "$base/api/auth/signup")
+[ "$code" = 201 ] || fail "signing up the fuzzer's account: HTTP $code"
+st_csrf=$(json 'd["csrf_token"]' < "$work/body")
+st_session=$(awk '$6 == "session" {print $7}' "$st_jar")
+[ -n "$st_session" ] || fail "no session cookie for the fuzzer's account"
+# The document's two security schemes get these values, so schemathesis also tries every operation without them.
+cat >"$work/schemathesis.toml" <<'EOT'
+[auth.openapi.session]
+api_key = "${ST_SESSION}"
+
+[auth.openapi.csrf]
+api_key = "${ST_CSRF}"
+EOT
+st_started=$SECONDS
+if ! (cd "$work" && ST_SESSION=$st_session ST_CSRF=$st_csrf /opt/app-schemathesis/bin/st \
+  --config-file "$work/schemathesis.toml" run "$base/api/openapi.json" --no-color \
+  --checks all --exclude-checks positive_data_acceptance --exclude-path /api/auth/logout \
+  --max-examples 25 --max-time 180 --workers 2 --generation-database none >"$work/schemathesis.log" 2>&1); then
+  cat "$work/schemathesis.log"
+  fail "schemathesis found answers that break the API's contract (above)"
+fi
+sed -n '/SUMMARY/,$p' "$work/schemathesis.log"
+pass "schemathesis: no 5xx and no answer outside the document ($((SECONDS - st_started))s)"
+
 # --- 3 -----------------------------------------------------------------------------------------------------------
 step "containers"
+# The hardening of every running container of a stack ("$@": its compose command), read from the kernel
+# (/proc/PID/status of its main process) and from Docker: no capability in the effective or bounding set (cap_drop:
+# ALL, none added back), no_new_privs, a read-only root filesystem and a pids limit.
+check_hardened() {
+  local id service pid readonly pids caps
+  for id in $("$@" ps -q); do
+    read -r service pid readonly pids < <(docker inspect -f \
+      '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Pid}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.PidsLimit}}' "$id")
+    [ "$pid" != 0 ] || continue
+    caps=$(awk '/^(CapEff|CapBnd|NoNewPrivs):/ {printf "%s%s ", $1, $2}' "/proc/$pid/status")
+    [ "$caps" = "CapEff:0000000000000000 CapBnd:0000000000000000 NoNewPrivs:1 " ] \
+      || fail "$service is not hardened: $caps"
+    [ "$readonly" = true ] || fail "$service has a writable root filesystem"
+    [ "$pids" != "<nil>" ] && [ "${pids:-0}" -gt 0 ] || fail "$service has no pids limit"
+    pass "$service: no capabilities (effective and bounding), no_new_privs, read-only root, at most $pids pids"
+  done
+}
+check_hardened "${local_stack[@]}"
 for id in $("${local_stack[@]}" ps -q); do
   read -r service status health pid < <(docker inspect -f \
     '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.Pid}}' "$id")
@@ -390,6 +475,58 @@ expect 200 "$(http PATCH "/api/notes/$kept" -H 'Content-Type: application/json' 
 expect 200 "$(http GET "/api/notes/$kept")" "after the restore the note is readable"
 [ "$(json 'd["title"]' < "$work/body")" = keep ] || fail "the restore did not bring back the backed-up title"
 pass "the restore brought back the state of the backup"
+
+step "google_storage.sh -a, -b, -l, -r with BACKUP_STORAGE=gcs (a GCS server on the stack's network gateway)"
+# The GCS server (gcp-storage-emulator, installed by scripts/services.sh) listens on the host's address on the
+# stack's network, where the cron container reaches it; it is this test's own process, stopped by PID below.
+cron_id=$("${local_stack[@]}" ps -q cron)
+gateway=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.Gateway}}{{"\n"}}{{end}}' "$cron_id" | head -n1)
+[ -n "$gateway" ] || fail "no network gateway for the cron container"
+gcs_port=$((port + 23))
+/opt/app-gcs/bin/python "$root/scripts/gcs-server.py" start -H "$gateway" --port "$gcs_port" --in-memory -q >"$work/gcs.log" 2>&1 &
+gcs_pid=$!
+for _ in $(seq 30); do curl -s -o /dev/null "http://$gateway:$gcs_port/" && break; sleep 1; done
+gcs_bucket=stack-backups-$marker
+curl -sSf -o /dev/null -X POST "http://$gateway:$gcs_port/storage/v1/b?project=test" \
+  -H 'Content-Type: application/json' -d "{\"name\":\"$gcs_bucket\"}" || fail "the GCS server did not create a bucket"
+cp .envs/local.env "$work/local.env.before"
+sed -i 's/^BACKUP_STORAGE=.*/BACKUP_STORAGE=gcs/' .envs/local.env
+printf 'BACKUP_BUCKET=%s\nGCS_BASE_URL=http://%s:%s\n' "$gcs_bucket" "$gateway" "$gcs_port" >> .envs/local.env
+"${local_stack[@]}" up -d cron >/dev/null 2>&1 || fail "recreating cron with BACKUP_STORAGE=gcs failed"
+wait_healthy
+# A service-account key of the real shape with a real RSA key; `disable_oauth` because the emulator takes no
+# tokens (the signed-token path is tested on its own in web/tests/integration/gcs_auth.rs).
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/sa.pem" 2>/dev/null
+python3 - "$work/sa.pem" > "$work/sa.json" <<'PY'
+import json, sys
+print(json.dumps({"type": "service_account", "project_id": "test", "private_key_id": "k1",
+                  "private_key": open(sys.argv[1]).read(), "client_email": "backups@test.iam.gserviceaccount.com",
+                  "disable_oauth": True}))
+PY
+./google_storage.sh -a "$work/sa.json" | tee "$work/gcs-a.log"
+grep -q 'the credentials work' "$work/gcs-a.log" || fail "google_storage.sh -a did not prove the GCS key"
+./google_storage.sh -b
+listing=$(./google_storage.sh -l)
+echo "$listing"
+gs_url=$(grep -oE 'gs://[^ ]+' <<<"$listing" | head -n1)
+[ -n "$gs_url" ] || fail "google_storage.sh -l lists no gs:// backup"
+objects=$(curl -sS "http://$gateway:$gcs_port/storage/v1/b/$gcs_bucket/o")
+grep -q '\.dump"' <<<"$objects" && grep -q '\.manifest\.json"' <<<"$objects" \
+  || fail "the GCS bucket does not hold the dump and its manifest: $objects"
+pass "the backup is in the GCS bucket (dump and manifest)"
+expect 200 "$(http PATCH "/api/notes/$kept" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
+  -d '{"title":"changed after the GCS backup"}')" "change the kept note after the GCS backup"
+./google_storage.sh -r "$gs_url" -y
+expect 200 "$(http GET "/api/notes/$kept")" "after the GCS restore the note is readable"
+[ "$(json 'd["title"]' < "$work/body")" = keep ] || fail "the GCS restore did not bring back the backed-up title"
+pass "the restore from GCS brought back the state of the backup"
+cp "$work/local.env.before" .envs/local.env
+"${local_stack[@]}" exec -T cron rm -f /run/credentials/gcs.json
+rm -f cron/credentials/gcs.json
+"${local_stack[@]}" up -d cron >/dev/null 2>&1 || fail "recreating cron with local backups failed"
+kill "$gcs_pid" 2>/dev/null || true
+wait "$gcs_pid" 2>/dev/null || true
+wait_healthy
 
 # --- 5 -----------------------------------------------------------------------------------------------------------
 step "install_docker.sh again"
@@ -427,7 +564,7 @@ code=$(curl -sSk -o /dev/null -w '%{http_code}' "$dev/")
 [ "$code" = 401 ] || fail "dev without credentials: expected 401, got $code"
 pass "dev refuses without credentials (401)"
 code=$(curl -sSk -o /dev/null -w '%{http_code}' "$dev/api/notes")
-[ "$code" = 401 ] && curl -sSk -D - -o /dev/null "$dev/api/notes" | grep -qi '^www-authenticate: basic' \
+[ "$code" = 401 ] && curl -sSk -D - -o /dev/null "$dev/api/notes" | grep -i '^www-authenticate: basic' >/dev/null \
   || fail "dev's API is not behind the wall"
 pass "dev's API is behind the wall too"
 code=$(curl -sSk -o /dev/null -w '%{http_code}' -u "$dev_user:wrong-$dev_password" "$dev/")
@@ -436,6 +573,9 @@ pass "dev refuses a wrong password (401)"
 code=$(curl -sSk -o /dev/null -w '%{http_code}' -u "$dev_user:$dev_password" "$dev/")
 [ "$code" = 200 ] || fail "dev with the credentials: expected 200, got $code"
 pass "dev lets the right credentials in (200)"
+dev_nginx=$("${dev_stack[@]}" ps -q nginx)
+docker exec "$dev_nginx" grep -q '^[^:]*:\$2y\$06\$' /tmp/nginx/htpasswd || fail "dev's wall password is not hashed with bcrypt"
+pass "dev's wall password is stored as a bcrypt hash (htpasswd -B)"
 headers=$(curl -sSk -D - -o /dev/null -u "$dev_user:$dev_password" -H 'Content-Type: application/json' \
   -d '{"email":"tester@example.com","password":"correct horse battery staple"}' "$dev/api/auth/signup")
 grep -q '^HTTP/[0-9.]* 201' <<<"$headers" && grep -qi '^set-cookie: session=.*Secure' <<<"$headers" \
@@ -480,6 +620,20 @@ for service in postgres rabbitmq; do
   [ "$networks" = "${project}prod_backend " ] || fail "prod $service is on: $networks"
 done
 pass "prod PostgreSQL and RabbitMQ only on the internal network"
+check_hardened "${prod_stack[@]}"
+# The rate limit on signing in: a burst of wrong passwords from one address is cut off by nginx with the API's JSON
+# error shape, while reads go on.
+limited=0
+for _ in $(seq 1 25); do
+  code=$(curl -sSk -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d '{"email":"nobody@example.com","password":"wrong password, again"}' "https://127.0.0.1:$prod_https/api/auth/login")
+  if [ "$code" = 429 ]; then limited=$((limited + 1)); last_body=$(cat "$work/body"); fi
+done
+[ "$limited" -gt 0 ] || fail "25 sign-ins at once from one address: none refused by the rate limit"
+grep -q '"too_many_requests"' <<<"$last_body" || fail "the rate limit's answer is not the API's JSON: $last_body"
+code=$(curl -sSk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$prod_https/login")
+[ "$code" = 200 ] || fail "the sign-in page itself (GET) was limited too: $code"
+pass "nginx rate-limits sign-in posts: $limited of 25 at once refused (429, JSON); the page still loads"
 "${prod_stack[@]}" down -v --remove-orphans >/dev/null 2>&1
 
 # --- 8 -----------------------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ apt_updated=0
 install_packages() {
   local missing=()
   for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep "install ok installed" >/dev/null || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ $apt_updated -eq 0 ]; then
@@ -58,4 +58,15 @@ install_packages() {
   # No service manager here: keep package scripts from trying to start daemons.
   DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get install ${missing[*]} failed"
+}
+
+# A Python venv under $1 holding the PyPI package $2 (pinned).
+python_venv() {
+  local venv=$1 package=$2
+  [ -x "$venv/bin/python" ] && "$venv/bin/pip" show -q "${package%%[[=]*}" >/dev/null 2>&1 && return 0
+  install_packages python3-venv
+  say "installing $package into $venv"
+  # Prefer the python3 on PATH (it may be newer than Debian's); fall back to Debian's.
+  { python3 -m venv "$venv" 2>/dev/null || /usr/bin/python3 -m venv "$venv"; } || die "cannot create $venv"
+  "$venv/bin/pip" install --quiet "$package" || die "pip install $package failed"
 }

@@ -12,6 +12,8 @@ Installs when missing, then starts on 127.0.0.1:
   RabbitMQ       port 5672   user guest / guest (loopback only); management API on port 15672
   S3 storage     port 9000   moto_server (PyPI moto[server], in a venv under /opt/app-moto), in memory;
                              any access key works
+  GCS storage    port 9023   gcp-storage-emulator (PyPI, in a venv under /opt/app-gcs), in memory; the JSON API,
+                             unauthenticated (GCS_BASE_URL=http://127.0.0.1:9023, GCS_SKIP_SIGNATURE=true)
   SMTP sink      port 1025   aiosmtpd, keeps every message in a Maildir ($SMTP_SINK_MAILDIR/new,
                              default /var/tmp/app-mail/new); nothing is delivered anywhere
   Browser        (no port)   Debian's chromium and chromium-driver, for the page tests (WebDriver)
@@ -20,7 +22,7 @@ Needs root (apt-get, starting the servers). Safe to run again: running services 
 Prints where each service listens. Stop them with:
   pg_ctlcluster 15 main stop
   rabbitmqctl stop
-  kill "$(cat /run/app-smtp-sink.pid)" "$(cat /run/app-moto.pid)"
+  kill "$(cat /run/app-smtp-sink.pid)" "$(cat /run/app-moto.pid)" "$(cat /run/app-gcs.pid)"
 EOT
 }
 
@@ -52,7 +54,7 @@ start_postgres() {
   install_packages postgresql postgresql-contrib
   local version
   version=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf "%f\n" | sort -n | tail -1)
-  if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main"' | grep -q .; then
+  if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main"' | grep . >/dev/null; then
     say "creating PostgreSQL $version cluster main"
     pg_createcluster "$version" main >/dev/null
   fi
@@ -112,13 +114,7 @@ start_smtp_sink() {
 
 start_s3() {
   local venv=/opt/app-moto
-  if [ ! -x "$venv/bin/moto_server" ]; then
-    install_packages python3-venv
-    say "installing moto_server into $venv"
-    # Prefer the python3 on PATH (it may be newer than Debian's); fall back to Debian's.
-    { python3 -m venv "$venv" 2>/dev/null || /usr/bin/python3 -m venv "$venv"; } || die "cannot create $venv"
-    "$venv/bin/pip" install --quiet 'moto[server]==5.2.1' || die "pip install moto[server] failed"
-  fi
+  python_venv "$venv" 'moto[server]==5.2.1'
   if ! port_open 9000; then
     say "starting the S3 server"
     nohup "$venv/bin/moto_server" -H 127.0.0.1 -p 9000 >/var/log/app-moto.log 2>&1 &
@@ -126,6 +122,18 @@ start_s3() {
     wait_port 9000 "S3 server (moto)" 60
   fi
   say "S3 server listening on 127.0.0.1:9000 (S3_ENDPOINT=http://127.0.0.1:9000, any access key)"
+}
+
+start_gcs() {
+  python_venv /opt/app-gcs 'gcp-storage-emulator==2026.7.19'
+  if ! port_open 9023; then
+    say "starting the GCS server"
+    nohup /opt/app-gcs/bin/python "$root/scripts/gcs-server.py" start -H 127.0.0.1 --port 9023 --in-memory -q \
+      >/var/log/app-gcs.log 2>&1 &
+    echo $! >/run/app-gcs.pid
+    wait_port 9023 "GCS server (gcp-storage-emulator)" 60
+  fi
+  say "GCS server listening on 127.0.0.1:9023 (GCS_BASE_URL=http://127.0.0.1:9023, GCS_SKIP_SIGNATURE=true)"
 }
 
 # Not a server: the browser the page tests drive (chromedriver starts one per test).
@@ -138,4 +146,5 @@ start_postgres
 start_rabbitmq
 start_smtp_sink
 start_s3
+start_gcs
 install_browser

@@ -26,14 +26,16 @@ script_name=swarm
 require_compose
 
 # A structural edit (yq: jq over YAML, Debian's `yq` package), not a text rewrite: depends_on mappings become lists of
-# their keys (the conditions are dropped), compose v2's top-level `name` goes (the stack name is it), and CPU limits
-# become strings.
+# their keys (the conditions are dropped), compose v2's top-level `name` goes (the stack name is it), CPU limits
+# become strings, and each service's pids_limit becomes its deploy.resources.limits.pids.
 swarm_form() {
   command -v yq >/dev/null 2>&1 || die "yq is not installed (apt-get install yq)"
   "${compose_cmd[@]}" -f prod.yml config | yq -y '
     del(.name)
     | .services |= map_values(if (.depends_on | type) == "object" then .depends_on |= keys else . end)
-    | walk(if type == "object" and has("cpus") then .cpus |= tostring else . end)'
+    | walk(if type == "object" and has("cpus") then .cpus |= tostring else . end)
+    | .services |= map_values(if has("pids_limit") then .deploy.resources.limits.pids = .pids_limit
+                              | del(.pids_limit) else . end)'
 }
 
 case "${1:-}" in

@@ -27,7 +27,7 @@ script_name=template-check
 . "$root/scripts/lib.sh"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 
-if ! cargo generate --version 2>/dev/null | grep -q '0\.23\.'; then
+if ! cargo generate --version 2>/dev/null | grep '0\.23\.' >/dev/null; then
   say "installing cargo-generate 0.23.14"
   # Its own build directory: the shared one is for the project.
   env -u CARGO_TARGET_DIR cargo install cargo-generate@0.23.14 --locked --quiet
@@ -43,7 +43,7 @@ project="$work/$name"
 for path in cargo-generate.toml .ci hooks scripts/template-check.sh PROJECT_README.md target; do
   [ ! -e "$project/$path" ] || die "template-only $path was copied into the generated project"
 done
-head -1 "$project/README.md" | grep -q "$name" || die "README.md title does not name the project"
+head -1 "$project/README.md" | grep "$name" >/dev/null || die "README.md title does not name the project"
 if grep -rIl --exclude-dir=.git --exclude-dir=template -e '{{ *project' -e '{{ *crate_name' "$project" >/dev/null; then
   die "unrendered placeholders in: $(grep -rIl --exclude-dir=.git --exclude-dir=template -e '{{ *project' -e '{{ *crate_name' "$project" | tr '\n' ' ')"
 fi
@@ -86,7 +86,7 @@ for bad in "price:money" "id:string" "name" "name:string name:text" "Name:string
     die "template/resource accepted fields=\"$bad\""
   fi
   [ ! -e "$project/web/src/models/app/widget.rs" ] || die "template/resource wrote files for fields=\"$bad\""
-  echo "$out" | grep -qi -e "field" -e "type" -e "name" || die "template/resource gave no reason for fields=\"$bad\": $out"
+  echo "$out" | grep -i -e "field" -e "type" -e "name" >/dev/null || die "template/resource gave no reason for fields=\"$bad\": $out"
 done
 
 # Every combination of the options, generated with --silent: cheap checks for each, the whole test suite for the
@@ -115,7 +115,7 @@ check_combination() {
     for file in docker-compose.yml dev.yml prod.yml; do
       (cd "$p" && "${compose[@]}" -f "$file" config -q) || die "$name: $file does not pass config"
     done
-    (cd "$p" && "${compose[@]}" -f docker-compose.yml config) | grep -q "image: $name/app:local" \
+    (cd "$p" && "${compose[@]}" -f docker-compose.yml config) | grep "image: $name/app:local" >/dev/null \
       || die "$name: the local images are not named after the project"
   fi
   case "$ci" in
@@ -128,13 +128,14 @@ check_combination() {
     none)   [ ! -e "$p/.github" ] && [ ! -e "$p/.gitlab-ci.yml" ] || fail="a CI pipeline" ;;
   esac
   [ -z "$fail" ] || die "$name: $fail was kept though ci=$ci"
-  head -1 "$p/README.md" | grep -q "$name" || die "$name: README title"
+  head -1 "$p/README.md" | grep "$name" >/dev/null || die "$name: README title"
   grep -q "^APP_NAME=$name\$" "$p/.envs/local.env.sample" || die "$name: APP_NAME in .envs/local.env.sample"
   grep -q "^APP_NAME=$name\$" "$p/.envs/host.env.sample" || die "$name: APP_NAME in .envs/host.env.sample"
   grep -q "^EMAIL_FROM=$name <noreply@$domain>\$" "$p/.envs/prod.env.sample" || die "$name: the prod mail sender"
   grep -q "^PUBLIC_URL=https://$domain\$" "$p/.envs/prod.env.sample" || die "$name: the prod PUBLIC_URL"
   grep -q "^ADMIN_EMAIL=$admin\$" "$p/.envs/prod.env.sample" || die "$name: ADMIN_EMAIL"
   grep -q "^BACKUP_STORAGE=$storage\$" "$p/.envs/prod.env.sample" || die "$name: prod's BACKUP_STORAGE"
+  grep -q "^MEDIA_STORAGE=$storage\$" "$p/.envs/prod.env.sample" || die "$name: prod's MEDIA_STORAGE"
   grep -q "^# COMPOSE_PROJECT_NAME=$name\$" "$p/.env.sample" || die "$name: COMPOSE_PROJECT_NAME in .env.sample"
   grep -q "^# SERVER_NAME=$domain www.$domain\$" "$p/.env.sample" || die "$name: SERVER_NAME in .env.sample"
   # The template's name may stay only where it names the template (README, docs/generate.md) and in the application's
@@ -165,10 +166,10 @@ rm -rf "$work/matrix"
 say "generated $project; running its scripts/test.sh"
 # The compose end-to-end test runs once, at the template root (the generated compose files are the same files).
 (cd "$project" && COMPOSE_TEST=0 scripts/test.sh)
-(cd "$project" && CRON_SCHEDULE=cron/schedule.toml "$CARGO_TARGET_DIR/debug/app" cron list | grep -q '^send_digest ') \
+(cd "$project" && CRON_SCHEDULE=cron/schedule.toml "$CARGO_TARGET_DIR/debug/app" cron list | grep '^send_digest ' >/dev/null) \
   || die "the generated scheduled command is not in the cron schedule"
-(cd "$project" && "$CARGO_TARGET_DIR/debug/app" send_digest --help | grep -q 'Mail the daily digest') \
+(cd "$project" && "$CARGO_TARGET_DIR/debug/app" send_digest --help | grep 'Mail the daily digest' >/dev/null) \
   || die "the generated scheduled command is not an app subcommand"
-"$CARGO_TARGET_DIR/debug/app" tasks names | grep -q '^send_report ' || die "the generated task is not registered"
+"$CARGO_TARGET_DIR/debug/app" tasks names | grep '^send_report ' >/dev/null || die "the generated task is not registered"
 [ $keep -eq 1 ] && say "kept $project"
 say "generated project passed"

@@ -8,7 +8,8 @@ usage() {
 Usage: scripts/test.sh [--help]
 
   1. scripts/services.sh: installs when missing and starts PostgreSQL and RabbitMQ on loopback
-  2. cargo fmt --check, cargo clippy --all-targets -D warnings
+  2. cargo fmt --check, cargo clippy --all-targets -D warnings, cargo deny check licenses bans sources (offline,
+     after cargo fetch; deny.toml says what is allowed; installs cargo-deny 0.20 when missing)
   3. the workspace tests (cargo nextest, or cargo test when nextest is missing); each test gets its own database
   4. in the template repository only: scripts/template-check.sh generates a project and runs this script inside it
   5. when a Docker engine answers: scripts/compose-test.sh, the compose stack end to end (install_docker.sh, then
@@ -71,6 +72,16 @@ cargo fmt --all -- --check
 
 step "clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+
+# What the dependency tree may hold (deny.toml): licenses, banned crates, sources. `cargo fetch` first (every
+# platform's crates, which `cargo metadata` lists), then no network at all.
+step "dependencies (cargo deny check licenses bans sources)"
+if ! cargo deny --version 2>/dev/null | grep '^cargo-deny 0\.20\.' >/dev/null; then
+  cargo install cargo-deny@0.20.2 --locked --quiet
+fi
+cargo fetch --locked --quiet
+cargo deny --offline --log-level error check --hide-inclusion-graph licenses bans sources
+echo "cargo deny: licenses, bans and sources ok ($(grep -c '^name = ' Cargo.lock) crates in Cargo.lock)"
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -10,7 +10,10 @@ RUN apt-get update -qq && RUNLEVEL=1 apt-get install -y -qq rabbitmq-server >/de
  && chown rabbitmq:rabbitmq /etc/rabbitmq/enabled_plugins \
  && mkdir -p /var/lib/rabbitmq /var/log/rabbitmq && chown -R rabbitmq:rabbitmq /var/lib/rabbitmq /var/log/rabbitmq
 COPY rabbitmq-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
-ENV RABBITMQ_CONFIG_FILE=/var/lib/rabbitmq/rabbitmq.conf HOME=/var/lib/rabbitmq
+# The server's own scripts first on PATH: Debian's wrappers in /usr/sbin send the server's output to
+# /var/log/rabbitmq (not to the container's log) and need it writable, which a read-only root is not.
+ENV RABBITMQ_CONFIG_FILE=/var/lib/rabbitmq/rabbitmq.conf HOME=/var/lib/rabbitmq PATH=/usr/lib/rabbitmq/bin:$PATH
+WORKDIR /var/lib/rabbitmq
 USER rabbitmq
 EXPOSE 5672 15672
 VOLUME /var/lib/rabbitmq

@@ -141,15 +141,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    note_files (id) {
+        id -> Uuid,
+        note_id -> Uuid,
+        owner_id -> Uuid,
+        key -> Text,
+        filename -> Text,
+        content_type -> Text,
+        size -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(task_runs -> tasks (task_id));
 diesel::joinable!(notes -> users (owner_id));
+diesel::joinable!(note_files -> notes (note_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
     login_attempts,
     notes,
+    note_files,
     email_tokens,
     outbox,
     outbox_idle_relays,

@@ -6,11 +6,9 @@ use std::process::Stdio;
 use anyhow::Context as _;
 use chrono::Utc;
 use object_store::{ObjectStoreExt as _, WriteMultipart};
-use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncReadExt as _;
 
 use super::manifest::{Manifest, dump_file, manifest_file, record, snapshot_facts, write_json};
-use super::{Storage, stderr_tail};
+use super::{Storage, pump, stderr_tail};
 use crate::db::Database;
 
 /// Upload part size. Memory in use is about this times `UPLOAD_CONCURRENCY`, whatever the database size.
@@ -48,46 +46,36 @@ pub async fn create(storage: &Storage, database: &Database) -> anyhow::Result<Ma
         .await
         .with_context(|| format!("starting upload to {}", storage.describe()))?;
     let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    let mut buffer = vec![0u8; 256 * 1024];
-    let streamed: anyhow::Result<()> = async {
-        loop {
-            let read = stdout.read(&mut buffer).await.context("reading pg_dump output")?;
-            if read == 0 {
-                break;
-            }
-            hasher.update(&buffer[..read]);
-            size += read as u64;
-            writer.wait_for_capacity(UPLOAD_CONCURRENCY).await.context("uploading")?;
-            writer.write(&buffer[..read]);
-        }
-        Ok(())
-    }
-    .await;
+    let streamed = pump(&mut stdout, &mut writer, UPLOAD_CONCURRENCY).await.context("streaming pg_dump's output");
     let status = child.wait().await.context("waiting for pg_dump")?;
     let errors = stderr.await.unwrap_or_default();
-    if let Err(err) = streamed {
-        let _ = writer.abort().await;
-        return Err(err);
-    }
+    let (size, sha256) = match streamed {
+        Ok(done) => done,
+        Err(err) => {
+            let _ = writer.abort().await;
+            return Err(err);
+        }
+    };
     if !status.success() {
         let _ = writer.abort().await;
         anyhow::bail!("pg_dump failed ({status}): {errors}");
     }
     writer.finish().await.context("completing the upload")?;
     client.batch_execute("COMMIT").await?;
+    // After the dump: every row in it names a file that was complete before the row was written.
+    let media = super::media::archive(storage, &name).await?;
 
     let manifest = Manifest {
         name: name.clone(),
         database: database.name.clone(),
         created_at: Utc::now(),
         size,
-        sha256: crate::token::hex(&hasher.finalize()),
+        sha256,
         format: "pg_dump-custom".into(),
         row_counts,
         migrations,
         app_version: env!("CARGO_PKG_VERSION").into(),
+        media,
     };
     // The manifest makes the backup exist.
     write_json(storage, &manifest_file(&name), &manifest).await?;

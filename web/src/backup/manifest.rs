@@ -28,6 +28,9 @@ pub struct Manifest {
     /// Applied migration versions in the dumped snapshot.
     pub migrations: Vec<String>,
     pub app_version: String,
+    /// The uploaded files, when they are kept in a directory (`NAME.media.tar`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<super::MediaArchive>,
 }
 
 /// What `backup verify` found.

@@ -4,20 +4,16 @@
 use std::process::Stdio;
 
 use anyhow::Context as _;
-use futures_util::StreamExt as _;
 use object_store::ObjectStoreExt as _;
-use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncWriteExt as _;
 
 use super::manifest::{Manifest, dump_file, manifest_of};
-use super::{Storage, stderr_tail};
+use super::{Storage, feed, stderr_tail};
 use crate::db::{Database, quote_ident};
 
 /// Streams backup `name` into the empty database `target`, checking size and checksum over the same bytes.
 pub(super) async fn restore_into(storage: &Storage, manifest: &Manifest, target: &Database) -> anyhow::Result<()> {
     let name = &manifest.name;
     let object = storage.store.get(&storage.path(&dump_file(name))).await.with_context(|| format!("opening {name}"))?;
-    let mut stream = object.into_stream();
     let mut child = target
         .tool("pg_restore")
         .args(["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction"])
@@ -26,25 +22,12 @@ pub(super) async fn restore_into(storage: &Storage, manifest: &Manifest, target:
         .stderr(Stdio::piped())
         .spawn()
         .context("starting pg_restore (is the PostgreSQL client installed?)")?;
-    let mut stdin = child.stdin.take();
     let stderr = tokio::spawn(stderr_tail(child.stderr.take().expect("piped")));
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.with_context(|| format!("downloading {name}"))?;
-        hasher.update(&chunk);
-        size += chunk.len() as u64;
-        // If pg_restore gave up, keep reading to report the checksum.
-        if let Some(pipe) = stdin.as_mut()
-            && pipe.write_all(&chunk).await.is_err()
-        {
-            stdin = None;
-        }
-    }
-    drop(stdin);
+    // If pg_restore gives up, the download goes on to report the checksum.
+    let (size, digest) =
+        feed(object.into_stream(), child.stdin.take()).await.with_context(|| format!("reading {name}"))?;
     let status = child.wait().await.context("waiting for pg_restore")?;
     let errors = stderr.await.unwrap_or_default();
-    let digest = crate::token::hex(&hasher.finalize());
     anyhow::ensure!(
         size == manifest.size && digest == manifest.sha256,
         "backup {name} is corrupted or truncated: expected {} bytes with SHA-256 {}, found {size} bytes with {digest}",
@@ -64,6 +47,10 @@ pub(super) fn scratch_name(base: &str, kind: &str) -> String {
 /// `backup restore`: replaces `database` with backup `name`.
 pub async fn restore(storage: &Storage, database: &Database, name: &str) -> anyhow::Result<Manifest> {
     let manifest = manifest_of(storage, name).await?;
+    // The files first: they are only added, so a failure here or below leaves what is in use as it was.
+    if let Some(archive) = &manifest.media {
+        super::media::restore(storage, name, archive).await?;
+    }
     let admin = database.with_name("postgres");
     let admin_client = admin.connect().await?;
     let incoming = database.with_name(&scratch_name(&database.name, "restore"));
@@ -93,7 +80,10 @@ async fn swap(admin: &tokio_postgres::Client, target: &str, incoming: &str) -> a
     let swapped = async {
         admin
             .execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                // Client sessions only: an autovacuum worker (a superuser process, which a non-superuser role may
+                // not end) is stopped by PostgreSQL itself when the database is renamed.
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
                 &[&target],
             )
             .await?;

@@ -7,6 +7,7 @@ use object_store::ObjectStoreExt as _;
 
 use super::Storage;
 use super::manifest::{Backup, dump_file, list, manifest_file, verify_file};
+use super::media::media_file;
 use crate::config::BackupConfig;
 
 /// Which backups the retention policy keeps: the newest of each of the last `daily` days, `weekly` ISO weeks and
@@ -54,7 +55,7 @@ pub async fn prune(storage: &Storage, config: &BackupConfig, dry_run: bool) -> a
         }
         if !dry_run {
             // Manifest first: the backup stops existing before its dump goes.
-            for file in [manifest_file(name), verify_file(name), dump_file(name)] {
+            for file in [manifest_file(name), verify_file(name), media_file(name), dump_file(name)] {
                 match storage.store.delete(&storage.path(&file)).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                     Err(err) => return Err(anyhow::Error::from(err).context(format!("deleting {file}"))),
@@ -67,6 +68,7 @@ pub async fn prune(storage: &Storage, config: &BackupConfig, dry_run: bool) -> a
     for (name, modified) in incomplete {
         if modified < day_ago {
             if !dry_run {
+                storage.store.delete(&storage.path(&media_file(&name))).await.ok();
                 storage.store.delete(&storage.path(&dump_file(&name))).await.ok();
             }
             pruned.incomplete_deleted.push(name);
@@ -96,6 +98,7 @@ mod tests {
                 row_counts: BTreeMap::new(),
                 migrations: Vec::new(),
                 app_version: String::new(),
+                media: None,
             },
             verification: verified.map(|ok| Verification { verified_at: at, ok, error: None, duration_ms: 0 }),
             url: String::new(),

@@ -1,17 +1,17 @@
-//! The object store backups live in, chosen by `BACKUP_STORAGE`: Google Cloud Storage (default), S3-compatible, or
-//! a local directory, all through the `object_store` crate. Also the URLs users pass around (`gs://`, `s3://`,
-//! `file://`) and their mapping to object paths.
+//! The object store backups live in, chosen by `BACKUP_STORAGE`: Google Cloud Storage (default, through
+//! [`crate::gcs`], its JSON API), S3-compatible, or a local directory, all as `object_store` stores. Also the URLs
+//! users pass around (`gs://`, `s3://`, `file://`) and their mapping to object paths.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
-use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ClientOptions, ObjectStore};
 
 use crate::config::{BackupConfig, StorageKind};
+use crate::gcs::Gcs;
 
 /// A configured store plus how to name its objects.
 #[derive(Debug, Clone)]
@@ -21,62 +21,72 @@ pub struct Storage {
     /// `gs://bucket`, `s3://bucket` or `file:///dir`.
     root_url: String,
     prefix: String,
+    /// The media directory whose `notes/` goes into each backup (media kept locally), when there is one.
+    pub media_dir: Option<std::path::PathBuf>,
 }
 
-fn require_bucket(config: &BackupConfig) -> anyhow::Result<&str> {
-    config.bucket.as_deref().context("BACKUP_BUCKET must be set for gcs and s3 storage")
+/// Opens a store of `kind`: the bucket (gcs, s3) or the directory `local_dir` (created when missing), with the
+/// endpoints and credentials of `credentials` (the `S3_*` and `GCS_*` settings, shared by backups and media).
+/// Returns it with its root URL (`gs://bucket`, `s3://bucket`, `file:///dir`).
+pub fn open_store(
+    kind: StorageKind,
+    bucket: Option<&str>,
+    local_dir: &std::path::Path,
+    credentials: &BackupConfig,
+) -> anyhow::Result<(Arc<dyn ObjectStore>, String)> {
+    let need_bucket = || bucket.context("a bucket must be set for gcs and s3 storage (BACKUP_BUCKET, MEDIA_BUCKET)");
+    Ok(match kind {
+        StorageKind::Gcs => {
+            let bucket = need_bucket()?;
+            if let Some(path) = &credentials.gcs_service_account {
+                anyhow::ensure!(
+                    path.exists(),
+                    "GOOGLE_SERVICE_ACCOUNT_PATH {} does not exist (google_storage.sh -a stores it)",
+                    path.display()
+                );
+            }
+            let store = Gcs::new(
+                bucket,
+                credentials.gcs_base_url.as_deref(),
+                credentials.gcs_service_account.as_deref(),
+                credentials.gcs_skip_signature,
+            )
+            .context("configuring Google Cloud Storage")?;
+            (Arc::new(store), format!("gs://{bucket}"))
+        }
+        StorageKind::S3 => {
+            let bucket = need_bucket()?;
+            let mut builder = AmazonS3Builder::new()
+                .with_bucket_name(bucket)
+                .with_region(&credentials.s3_region)
+                .with_allow_http(credentials.s3_allow_http);
+            if let Some(endpoint) = &credentials.s3_endpoint {
+                builder = builder.with_endpoint(endpoint);
+            }
+            if let Some(key) = &credentials.s3_access_key_id {
+                builder = builder.with_access_key_id(key.expose());
+            }
+            if let Some(secret) = &credentials.s3_secret_access_key {
+                builder = builder.with_secret_access_key(secret.expose());
+            }
+            (Arc::new(builder.build().context("configuring S3 storage")?), format!("s3://{bucket}"))
+        }
+        StorageKind::Local => {
+            std::fs::create_dir_all(local_dir).with_context(|| format!("creating {}", local_dir.display()))?;
+            let dir = local_dir.canonicalize().with_context(|| format!("opening {}", local_dir.display()))?;
+            let store = LocalFileSystem::new_with_prefix(&dir).with_context(|| format!("opening {}", dir.display()))?;
+            (Arc::new(store), format!("file://{}", dir.display()))
+        }
+    })
 }
 
 impl Storage {
     pub fn from_config(config: &BackupConfig) -> anyhow::Result<Self> {
-        let (store, root_url): (Arc<dyn ObjectStore>, String) = match config.storage {
-            StorageKind::Gcs => {
-                let bucket = require_bucket(config)?;
-                let mut builder = GoogleCloudStorageBuilder::new().with_bucket_name(bucket);
-                if let Some(path) = &config.gcs_service_account {
-                    anyhow::ensure!(
-                        path.exists(),
-                        "GOOGLE_SERVICE_ACCOUNT_PATH {} does not exist (google_storage.sh -a stores it)",
-                        path.display()
-                    );
-                    builder = builder.with_service_account_path(path.to_string_lossy());
-                }
-                if let Some(url) = &config.gcs_base_url {
-                    builder = builder
-                        .with_base_url(url)
-                        .with_client_options(ClientOptions::new().with_allow_http(url.starts_with("http://")));
-                }
-                if config.gcs_skip_signature {
-                    builder = builder.with_skip_signature(true);
-                }
-                (Arc::new(builder.build().context("configuring Google Cloud Storage")?), format!("gs://{bucket}"))
-            }
-            StorageKind::S3 => {
-                let bucket = require_bucket(config)?;
-                let mut builder = AmazonS3Builder::new()
-                    .with_bucket_name(bucket)
-                    .with_region(&config.s3_region)
-                    .with_allow_http(config.s3_allow_http);
-                if let Some(endpoint) = &config.s3_endpoint {
-                    builder = builder.with_endpoint(endpoint);
-                }
-                if let Some(key) = &config.s3_access_key_id {
-                    builder = builder.with_access_key_id(key.expose());
-                }
-                if let Some(secret) = &config.s3_secret_access_key {
-                    builder = builder.with_secret_access_key(secret.expose());
-                }
-                (Arc::new(builder.build().context("configuring S3 storage")?), format!("s3://{bucket}"))
-            }
-            StorageKind::Local => {
-                std::fs::create_dir_all(&config.local_dir)
-                    .with_context(|| format!("creating BACKUP_LOCAL_DIR {}", config.local_dir.display()))?;
-                let dir = config.local_dir.canonicalize().context("BACKUP_LOCAL_DIR")?;
-                let store = LocalFileSystem::new_with_prefix(&dir).context("opening BACKUP_LOCAL_DIR")?;
-                (Arc::new(store), format!("file://{}", dir.display()))
-            }
-        };
-        Ok(Self { store, kind: config.storage, root_url, prefix: config.prefix.clone() })
+        if config.storage != StorageKind::Local {
+            anyhow::ensure!(config.bucket.is_some(), "BACKUP_BUCKET must be set for gcs and s3 storage");
+        }
+        let (store, root_url) = open_store(config.storage, config.bucket.as_deref(), &config.local_dir, config)?;
+        Ok(Self { store, kind: config.storage, root_url, prefix: config.prefix.clone(), media_dir: None })
     }
 
     pub fn kind(&self) -> StorageKind {

@@ -38,6 +38,9 @@ pub async fn verify(
         .await
         .context("creating the scratch database")?;
     let checked = async {
+        if let Some(archive) = &manifest.media {
+            super::media::check(storage, &manifest.name, archive).await?;
+        }
         restore_into(storage, &manifest, &scratch).await?;
         let client = scratch.connect().await?;
         let (counts, migrations) = snapshot_facts(&client).await?;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use web::backup::{self, Storage};
-use web::config::{BackupConfig, DatabaseConfig, Vars};
+use web::config::{BackupConfig, DatabaseConfig, MediaConfig, StorageKind, Vars};
 use web::db::Database;
 
 #[derive(Debug, clap::Args)]
@@ -65,7 +65,12 @@ fn age(at: chrono::DateTime<Utc>) -> String {
 pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     let vars = Vars::from_env();
     let config = BackupConfig::from_vars(&vars)?;
-    let storage = Storage::from_config(&config)?;
+    let mut storage = Storage::from_config(&config)?;
+    // Files uploaded to a directory go into each backup with the database (docs/backups.md, "Media").
+    let media = MediaConfig::from_vars(&vars)?;
+    if media.storage == StorageKind::Local {
+        storage.media_dir = Some(media.local_dir);
+    }
     let database = || -> anyhow::Result<Database> { Database::from_url(&DatabaseConfig::from_vars(&vars)?.url) };
     match opts.command {
         Command::Create => create(&storage, &database()?).await,
@@ -80,6 +85,9 @@ async fn create(storage: &Storage, database: &Database) -> anyhow::Result<ExitCo
     let manifest = backup::create(storage, database).await?;
     let url = storage.url(&storage.path(&format!("{}.dump", manifest.name)));
     println!("Backed up {} ({}, sha256 {}) to {url}", manifest.database, human(manifest.size), manifest.sha256);
+    if let Some(media) = &manifest.media {
+        println!("With {} media files ({}, sha256 {}).", media.files, human(media.size), media.sha256);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -118,6 +126,9 @@ async fn restore(storage: &Storage, database: &Database, url: &str, yes: bool) -
     }
     let manifest = backup::restore(storage, database, &name).await?;
     println!("Restored {} into database {} (backup taken {}).", manifest.name, database.name, manifest.created_at);
+    if let Some(media) = &manifest.media {
+        println!("Restored its {} media files.", media.files);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -34,7 +34,7 @@ impl HttpConfig {
             bind_address: vars.or("BIND_ADDRESS", IpAddr::from([127, 0, 0, 1]))?,
             port: vars.or("PORT", 8000)?,
             workers: vars.positive("WEB_WORKERS", cpus)?,
-            body_limit: vars.positive("BODY_LIMIT_BYTES", 64 * 1024)?,
+            body_limit: vars.positive("BODY_LIMIT_BYTES", 256 * 1024)?,
             shutdown_timeout: Duration::from_secs(vars.or("SHUTDOWN_TIMEOUT_SECS", 30)?),
             trust_proxy_headers: vars.bool_or("TRUST_PROXY_HEADERS", false)?,
             static_dir: vars.or("STATIC_DIR", PathBuf::from("frontend/dist"))?,

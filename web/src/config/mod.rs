@@ -13,6 +13,7 @@ mod database;
 mod http;
 mod log;
 mod mail;
+mod media;
 mod secret;
 mod vars;
 mod worker;
@@ -29,6 +30,7 @@ pub use database::DatabaseConfig;
 pub use http::HttpConfig;
 pub use log::{LogConfig, LogFormat};
 pub use mail::{EmailBackend, MailConfig};
+pub use media::MediaConfig;
 pub use secret::Secret;
 pub use vars::{MapLookup, Vars, check_secret_files};
 pub use worker::WorkerConfig;
@@ -86,6 +88,11 @@ pub const VARIABLES: &[&str] = &[
     "BACKUP_KEEP_DAILY",
     "BACKUP_KEEP_WEEKLY",
     "BACKUP_KEEP_MONTHLY",
+    "MEDIA_STORAGE",
+    "MEDIA_BUCKET",
+    "MEDIA_LOCAL_DIR",
+    "MEDIA_MAX_BYTES",
+    "MEDIA_ACCEL_REDIRECT",
     "CRON_SCHEDULE",
     "CRON_LOCK_DIR",
     "CRON_GRACE_SECS",
@@ -150,6 +157,7 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub mail: MailConfig,
     pub backup: BackupConfig,
+    pub media: MediaConfig,
     pub cron: CronConfig,
     pub log: LogConfig,
 }
@@ -173,6 +181,7 @@ impl Config {
             worker: WorkerConfig::from_vars(vars)?,
             mail: MailConfig::from_vars(vars)?,
             backup: BackupConfig::from_vars(vars)?,
+            media: MediaConfig::from_vars(vars)?,
             cron: CronConfig::from_vars(vars)?,
             log: LogConfig::from_vars(vars, environment)?,
         })

@@ -68,6 +68,10 @@ fn as_text(value: &Value) -> Option<&str> {
 impl FieldType for String {
     fn read(kind: Kind, value: &Value) -> Result<Self, String> {
         let raw = value.as_str().ok_or("must be a string")?;
+        // PostgreSQL's text cannot hold NUL: refused here (422) rather than failing the insert (500).
+        if raw.contains('\0') {
+            return Err("must not contain NUL characters".into());
+        }
         if kind == Kind::Text {
             if raw.chars().count() > TEXT_MAX_CHARS {
                 return Err(format!("must be at most {TEXT_MAX_CHARS} characters"));

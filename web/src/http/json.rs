@@ -67,7 +67,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit =
-            req.app_data::<actix_web::web::Data<AppState>>().map_or(64 * 1024, |state| state.config.http.body_limit);
+            req.app_data::<actix_web::web::Data<AppState>>().map_or(256 * 1024, |state| state.config.http.body_limit);
         let json = is_json(req);
         let declared = req
             .headers()

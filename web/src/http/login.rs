@@ -20,14 +20,16 @@ use crate::tasks::{
 };
 
 /// Body of signup and login. Fields are optional here so that a missing one is reported by name (422).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
+    #[schema(value_type = String, required = true, examples("ada@example.com"))]
     email: Option<String>,
+    #[schema(value_type = String, required = true, format = Password)]
     password: Option<String>,
 }
 
 /// What signup, login and `me` return.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     user: User,
     /// Echo this in the `X-CSRF-Token` header of every state-changing request.
@@ -82,6 +84,13 @@ pub(crate) async fn create_account(
 }
 
 /// POST /api/auth/signup: creates an account and signs it in.
+#[utoipa::path(post, path = "/api/auth/signup", operation_id = "signup", tag = "auth", summary = "Create an account and sign in",
+    description = "Sets the `session` cookie and queues the verification mail.",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "Signed up and signed in", body = SessionInfo),
+        (status = 409, description = "The e-mail address has an account", body = crate::error::Body),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn signup(state: web::Data<AppState>, body: ApiJson<Credentials>) -> AppResult<HttpResponse> {
     let (user, new_session) = create_account(&state, body.email.as_ref(), body.password.as_ref()).await?;
@@ -132,6 +141,15 @@ pub(crate) async fn authenticate(
 }
 
 /// POST /api/auth/login
+#[utoipa::path(post, path = "/api/auth/login", operation_id = "login", tag = "auth", summary = "Sign in",
+    description = "Sets the `session` cookie. Attempts are limited per client address.",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in", body = SessionInfo),
+        (status = 401, description = "Wrong e-mail or password", body = crate::error::Body),
+        (status = 429, description = "Too many attempts from this address", body = crate::error::Body,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn login(
     req: HttpRequest,
@@ -145,6 +163,9 @@ pub async fn login(
 }
 
 /// POST /api/auth/logout: ends the current session.
+#[utoipa::path(post, path = "/api/auth/logout", operation_id = "logout", tag = "auth", summary = "Sign out (ends this session)",
+    security(("session" = [], "csrf" = [])),
+    responses((status = 204, description = "Signed out; the cookie is removed")))]
 #[tracing::instrument(skip_all)]
 pub async fn logout(state: web::Data<AppState>, current: CurrentUser) -> AppResult<HttpResponse> {
     let mut conn = state.conn().await?;
@@ -153,6 +174,9 @@ pub async fn logout(state: web::Data<AppState>, current: CurrentUser) -> AppResu
 }
 
 /// GET /api/auth/me
+#[utoipa::path(get, path = "/api/auth/me", operation_id = "me", tag = "auth", summary = "Who is signed in",
+    security(("session" = [])),
+    responses((status = 200, description = "The signed-in user and the session's CSRF token", body = SessionInfo)))]
 pub async fn me(current: CurrentUser) -> web::Json<SessionInfo> {
     let CurrentUser(session) = current;
     web::Json(SessionInfo { user: session.user, csrf_token: session.csrf_token })

@@ -6,13 +6,16 @@
 
 pub mod email_links;
 pub mod fields;
+pub mod files;
 pub mod health;
 pub mod identity;
 pub mod json;
 pub mod login;
 pub mod notes;
+pub mod openapi;
 pub mod pages;
 pub mod request_id;
+pub mod route;
 /// The project's own resources: one file each in `src/http/resources/app/` (`template/resource` adds one), routed by
 /// the build.
 pub mod resources {
@@ -46,6 +49,8 @@ pub struct AppState {
     pub run_counters: Arc<crate::dashboard::metrics::RunCounters>,
     /// One HTTP client for the role's outgoing calls (the dashboard's RabbitMQ management API), connections reused.
     pub http: reqwest::Client,
+    /// Media storage, or why it could not be opened (the media routes then answer 503).
+    pub media: Result<crate::media::Media, String>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -69,61 +74,49 @@ impl AppState {
     }
 }
 
-/// A resource whose unsupported methods answer 405 in our JSON error shape.
-pub(crate) fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(|| async { AppError::MethodNotAllowed.error_response() }))
-}
+pub(crate) use route::resource;
 
 /// Every route. Separate from [`Application`] so it can be mounted in other test setups.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::{account, auth, notes as note_pages};
-    cfg.service(resource("/").route(web::get().to(pages::home)))
-        .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/metrics").route(web::get().to(crate::metrics::web_metrics)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/signup").route(web::get().to(auth::signup_page)).route(web::post().to(auth::signup)))
-        .service(resource("/login").route(web::get().to(auth::login_page)).route(web::post().to(auth::login)))
-        .service(resource("/logout").route(web::post().to(auth::logout)))
-        .service(
-            resource("/forgot-password").route(web::get().to(auth::forgot_page)).route(web::post().to(auth::forgot)),
-        )
-        .service(resource("/verify-email").route(web::get().to(auth::verify_email)))
-        .service(resource("/reset-password").route(web::get().to(auth::reset_page)).route(web::post().to(auth::reset)))
-        .service(resource("/account").route(web::get().to(account::show)))
-        .service(resource("/account/password").route(web::post().to(account::change_password)))
-        .service(resource("/account/verification").route(web::post().to(account::resend_verification)))
-        .service(
-            resource("/account/delete")
-                .route(web::get().to(account::delete_page))
-                .route(web::post().to(account::delete)),
-        )
-        .service(resource("/notes").route(web::get().to(note_pages::list)).route(web::post().to(note_pages::create)))
-        .service(resource("/notes/new").route(web::get().to(note_pages::new)))
-        .service(
-            resource("/notes/{id}/edit")
-                .route(web::get().to(note_pages::edit))
-                .route(web::post().to(note_pages::update)),
-        )
-        .service(resource("/notes/{id}/delete").route(web::post().to(note_pages::delete)))
+    cfg.service(resource("/").get(pages::home))
+        .service(resource("/healthz").get(health::healthz))
+        .service(resource("/metrics").get(crate::metrics::web_metrics))
+        .service(resource("/readyz").get(health::readyz))
+        .service(resource("/signup").get(auth::signup_page).post(auth::signup))
+        .service(resource("/login").get(auth::login_page).post(auth::login))
+        .service(resource("/logout").post(auth::logout))
+        .service(resource("/forgot-password").get(auth::forgot_page).post(auth::forgot))
+        .service(resource("/verify-email").get(auth::verify_email))
+        .service(resource("/reset-password").get(auth::reset_page).post(auth::reset))
+        .service(resource("/account").get(account::show))
+        .service(resource("/account/password").post(account::change_password))
+        .service(resource("/account/verification").post(account::resend_verification))
+        .service(resource("/account/delete").get(account::delete_page).post(account::delete))
+        .service(resource("/notes").get(note_pages::list).post(note_pages::create))
+        .service(resource("/notes/new").get(note_pages::new))
+        .service(resource("/notes/{id}/edit").get(note_pages::edit).post(note_pages::update))
+        .service(resource("/notes/{id}/delete").post(note_pages::delete))
+        .service(resource("/notes/{id}/files").post(pages::note_files::upload))
+        .service(resource("/notes/{id}/files/{file}/delete").post(pages::note_files::delete))
         .configure(pages::app::routes)
         .configure(resources::app::routes)
-        .service(resource("/static/{path:.*}").route(web::get().to(crate::static_files::serve)))
+        .service(resource("/static/{path:.*}").get(crate::static_files::serve))
         .service(
             web::scope("/api")
-                .service(resource("/auth/signup").route(web::post().to(login::signup)))
-                .service(resource("/auth/login").route(web::post().to(login::login)))
-                .service(resource("/auth/logout").route(web::post().to(login::logout)))
-                .service(resource("/auth/me").route(web::get().to(login::me)))
-                .service(resource("/auth/verify-email").route(web::post().to(email_links::verify_email)))
-                .service(resource("/auth/password-reset").route(web::post().to(email_links::request_reset)))
-                .service(resource("/auth/password-reset/confirm").route(web::post().to(email_links::confirm_reset)))
-                .service(resource("/notes").route(web::get().to(notes::list)).route(web::post().to(notes::create)))
-                .service(
-                    resource("/notes/{id}")
-                        .route(web::get().to(notes::get))
-                        .route(web::patch().to(notes::update))
-                        .route(web::delete().to(notes::delete)),
-                ),
+                .service(resource("/openapi.json").get(pages::api_docs::document))
+                .service(resource("/docs").get(pages::api_docs::show))
+                .service(resource("/auth/signup").post(login::signup))
+                .service(resource("/auth/login").post(login::login))
+                .service(resource("/auth/logout").post(login::logout))
+                .service(resource("/auth/me").get(login::me))
+                .service(resource("/auth/verify-email").post(email_links::verify_email))
+                .service(resource("/auth/password-reset").post(email_links::request_reset))
+                .service(resource("/auth/password-reset/confirm").post(email_links::confirm_reset))
+                .service(resource("/notes").get(notes::list).post(notes::create))
+                .service(resource("/notes/{id}").get(notes::get).patch(notes::update).delete(notes::delete))
+                .service(resource("/notes/{id}/files").get(files::list).post(files::upload))
+                .service(resource("/notes/{id}/files/{file}").get(files::download).delete(files::delete)),
         );
 }
 
@@ -155,6 +148,7 @@ impl Application {
         let http = config.http.clone();
         let assets = Arc::new(Assets::new(config.http.static_root.as_ref().unwrap_or(&config.http.static_dir)));
         assets.check()?;
+        let config_for_media = config.clone();
         let state = web::Data::new(AppState {
             pool,
             config: Arc::new(config),
@@ -162,6 +156,7 @@ impl Application {
             metrics: crate::metrics::HttpMetrics::default(),
             run_counters: Arc::default(),
             http: reqwest::Client::new(),
+            media: crate::media::Media::open(&config_for_media).map_err(|err| format!("{err:#}")),
         });
         if let Some(root) = &state.config.http.static_root {
             pages::errors::write_upstream_page(&state, root)?;

@@ -27,9 +27,23 @@ pub struct ListQuery {
     page: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A new note.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NoteInput {
+    /// 1 to 200 characters (trimmed).
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     title: Option<String>,
+    /// At most 20,000 characters; empty when left out.
+    #[schema(max_length = 20000)]
+    body: Option<String>,
+}
+
+/// The fields of a note to change: at least one (said in the OpenAPI document by `http::openapi`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NotePatch {
+    #[schema(min_length = 1, max_length = 200)]
+    title: Option<String>,
+    #[schema(max_length = 20000)]
     body: Option<String>,
 }
 
@@ -67,6 +81,18 @@ pub(crate) fn note_id(raw: &str) -> AppResult<Uuid> {
 }
 
 /// GET /api/notes?per_page=20&cursor=...&count=true
+#[utoipa::path(get, path = "/api/notes", operation_id = "list_notes", tag = "notes", summary = "List your notes, newest first",
+    description = "Pages are addressed by cursor: pass `next` of a page as `cursor` to get the following one.",
+    security(("session" = [])),
+    params(
+        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Notes per page (20)"),
+        ("count" = Option<bool>, Query, description = "Add `total`, a count of all your notes"),
+    ),
+    responses(
+        (status = 200, description = "A page of notes", body = Page<Note>),
+        (status = 422, description = "A parameter was refused", body = crate::error::Body),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn list(
     state: web::Data<AppState>,
@@ -105,6 +131,9 @@ pub async fn list(
 }
 
 /// GET /api/notes/{id}
+#[utoipa::path(get, path = "/api/notes/{id}", operation_id = "get_note", tag = "notes", summary = "One note",
+    security(("session" = [])), params(("id" = String, Path, description = "The note's id (a UUID)")),
+    responses((status = 200, description = "The note", body = Note)))]
 #[tracing::instrument(skip_all)]
 pub async fn get(state: web::Data<AppState>, session: SessionKey, id: web::Path<String>) -> AppResult<web::Json<Note>> {
     let mut conn = state.conn().await?;
@@ -117,6 +146,10 @@ pub async fn get(state: web::Data<AppState>, session: SessionKey, id: web::Path<
 }
 
 /// POST /api/notes
+#[utoipa::path(post, path = "/api/notes", operation_id = "create_note", tag = "notes", summary = "Create a note",
+    security(("session" = [], "csrf" = [])), request_body = NoteInput,
+    responses((status = 201, description = "Created", body = Note,
+        headers(("Location" = String, description = "The note's URL")))))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
     state: web::Data<AppState>,
@@ -132,12 +165,15 @@ pub async fn create(
 }
 
 /// PATCH /api/notes/{id}: changes the fields present in the body.
+#[utoipa::path(patch, path = "/api/notes/{id}", operation_id = "update_note", tag = "notes", summary = "Change a note's title, body or both",
+    security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "The note's id (a UUID)")), request_body = NotePatch,
+    responses((status = 200, description = "The changed note", body = Note)))]
 #[tracing::instrument(skip_all)]
 pub async fn update(
     state: web::Data<AppState>,
     current: CurrentUser,
     id: web::Path<String>,
-    input: ApiJson<NoteInput>,
+    input: ApiJson<NotePatch>,
 ) -> AppResult<web::Json<Note>> {
     let id = note_id(&id)?;
     let mut errors = FieldErrors::new();
@@ -161,6 +197,9 @@ pub async fn update(
 }
 
 /// DELETE /api/notes/{id}
+#[utoipa::path(delete, path = "/api/notes/{id}", operation_id = "delete_note", tag = "notes", summary = "Delete a note and its files",
+    security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "The note's id (a UUID)")),
+    responses((status = 204, description = "Deleted")))]
 #[tracing::instrument(skip_all)]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -169,7 +208,7 @@ pub async fn delete(
 ) -> AppResult<HttpResponse> {
     let id = note_id(&id)?;
     let mut conn = state.conn().await?;
-    if note::delete(&mut conn, current.0.user.id, id).await? {
+    if crate::media::delete_note(&mut conn, current.0.user.id, id).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(AppError::NotFound)

@@ -15,7 +15,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 /// The order key of a row: listings go newest first, `(at DESC, id DESC)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Keyset {
     pub at: DateTime<Utc>,
     pub id: Uuid,
@@ -44,7 +44,7 @@ impl Keyset {
 }
 
 /// One page of a listing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// The cursor of the next page; `None` on the last one.

@@ -10,5 +10,6 @@ pub mod email_token;
 pub mod keyset;
 pub mod login_attempt;
 pub mod note;
+pub mod note_file;
 pub mod session;
 pub mod user;

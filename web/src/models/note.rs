@@ -15,8 +15,10 @@ use crate::schema::{notes, sessions};
 
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const BODY_MAX_CHARS: usize = 20_000;
+/// PostgreSQL's text cannot hold NUL: such input is refused by field (422) instead of failing the write (500).
+const NUL: &str = "must not contain NUL characters";
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = notes)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct Note {
@@ -44,6 +46,9 @@ impl Title {
         if title.is_empty() {
             return Err("must not be empty".into());
         }
+        if title.contains('\0') {
+            return Err(NUL.into());
+        }
         if title.chars().count() > TITLE_MAX_CHARS {
             return Err(format!("must be at most {TITLE_MAX_CHARS} characters"));
         }
@@ -59,6 +64,9 @@ impl Body {
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.chars().count() > BODY_MAX_CHARS {
             return Err(format!("must be at most {BODY_MAX_CHARS} characters"));
+        }
+        if raw.contains('\0') {
+            return Err(NUL.into());
         }
         Ok(Self(raw.to_string()))
     }
@@ -80,10 +88,16 @@ pub async fn list_in_session(
     let rows: Vec<PageRow> = query.load(conn).await?;
     // No row at all: no session. A session with no (more) notes gives one row without a note.
     let Some(owner) = rows.as_slice().first().map(|row| row.0) else { return Ok(None) };
-    let notes = rows.into_iter().filter_map(|(_, id, title, body, created_at, updated_at)| {
-        Some(Note { id: id?, title: title?, body: body?, created_at: created_at?, updated_at: updated_at? })
-    });
-    let mut page = Page::from_rows(notes.collect(), per_page, Note::key);
+    let mut notes: Vec<Note> = rows
+        .into_iter()
+        .filter_map(|(_, id, title, body, created_at, updated_at)| {
+            Some(Note { id: id?, title: title?, body: body?, created_at: created_at?, updated_at: updated_at? })
+        })
+        .collect();
+    // The rows come in the subquery's order (one session row, a nested loop); sorting these few here rather than
+    // with an outer ORDER BY spares PostgreSQL a sort node on every page (about a tenth of the query's cost).
+    notes.sort_unstable_by_key(|note| std::cmp::Reverse(note.key()));
+    let mut page = Page::from_rows(notes, per_page, Note::key);
     if count {
         page.total = Some(notes::table.filter(notes::owner_id.eq(owner)).count().get_result(conn).await?);
     }
@@ -125,7 +139,7 @@ impl QueryFragment<Pg> for SessionPage<'_> {
         out.push_bind_param::<BigInt, _>(&self.limit)?;
         out.push_sql(") n ON true WHERE s.token_hash = ");
         out.push_bind_param::<Bytea, _>(&self.session)?;
-        out.push_sql(" AND s.expires_at > now() ORDER BY n.created_at DESC, n.id DESC");
+        out.push_sql(" AND s.expires_at > now()");
         Ok(())
     }
 }

@@ -51,7 +51,9 @@ pub fn registry() -> Registry {
         Registry::default()
             .register::<probe::Probe>()
             .register::<send_email::SendEmail>()
-            .register::<create_note::CreateNote>(),
+            .register::<create_note::CreateNote>()
+            .register::<crate::media::tasks::DeleteFiles>()
+            .register::<crate::media::tasks::Sweep>(),
     )
 }
 

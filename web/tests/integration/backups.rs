@@ -1,42 +1,11 @@
-//! Backups against a real S3-compatible server (moto, started by scripts/services.sh) and a local directory, with the
-//! real pg_dump and pg_restore; and the cron role's locks, timeouts and records.
+//! Backups with the real pg_dump and pg_restore (the same on every backend: `backup_storage` runs them on GCS, S3 and
+//! a directory); and the cron role's locks, timeouts and records.
 
-use std::os::unix::process::ExitStatusExt as _;
 use std::time::{Duration, Instant};
 
 use crate::common::{AppProcess, TestDb, output_text, run_app};
 
-const S3: &str = "http://127.0.0.1:9000";
-
-/// A bucket of its own on the S3 server.
-fn s3_env(db: &TestDb, bucket: &str) -> Vec<(String, String)> {
-    [
-        ("DATABASE_URL", db.url.as_str()),
-        ("BACKUP_STORAGE", "s3"),
-        ("BACKUP_BUCKET", bucket),
-        ("S3_ENDPOINT", S3),
-        ("S3_ALLOW_HTTP", "true"),
-        ("S3_ACCESS_KEY_ID", "test"),
-        ("S3_SECRET_ACCESS_KEY", "test"),
-        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
-
-async fn new_bucket() -> String {
-    let bucket = format!("test-{}", uuid::Uuid::new_v4().simple());
-    let response = reqwest::Client::new()
-        .put(format!("{S3}/{bucket}"))
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("S3 server unreachable ({err}); run scripts/services.sh"));
-    assert!(response.status().is_success(), "creating bucket: {}", response.status());
-    bucket
-}
-
-fn local_env(db: &TestDb, dir: &std::path::Path) -> Vec<(String, String)> {
+pub(crate) fn local_env(db: &TestDb, dir: &std::path::Path) -> Vec<(String, String)> {
     [
         ("DATABASE_URL", db.url.as_str()),
         ("BACKUP_STORAGE", "local"),
@@ -48,18 +17,18 @@ fn local_env(db: &TestDb, dir: &std::path::Path) -> Vec<(String, String)> {
     .collect()
 }
 
-fn app(args: &[&str], env: &[(String, String)]) -> std::process::Output {
+pub(crate) fn app(args: &[&str], env: &[(String, String)]) -> std::process::Output {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     run_app(args, &env)
 }
 
-fn ok(args: &[&str], env: &[(String, String)]) -> String {
+pub(crate) fn ok(args: &[&str], env: &[(String, String)]) -> String {
     let output = app(args, env);
     assert!(output.status.success(), "app {args:?} failed:\n{}", output_text(&output));
     output_text(&output)
 }
 
-fn urls(env: &[(String, String)]) -> Vec<String> {
+pub(crate) fn urls(env: &[(String, String)]) -> Vec<String> {
     ok(&["backup", "list", "--json"], env)
         .lines()
         .filter(|line| line.starts_with('{'))
@@ -67,7 +36,7 @@ fn urls(env: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
-async fn seed(db: &TestDb) {
+pub(crate) async fn seed(db: &TestDb) {
     db.client()
         .await
         .batch_execute(
@@ -79,7 +48,7 @@ async fn seed(db: &TestDb) {
         .unwrap();
 }
 
-async fn snapshot(db: &TestDb) -> Vec<String> {
+pub(crate) async fn snapshot(db: &TestDb) -> Vec<String> {
     let client = db.client().await;
     let mut rows: Vec<String> = client
         .query("SELECT title || ':' || length(body) FROM notes ORDER BY title", &[])
@@ -99,7 +68,7 @@ async fn snapshot(db: &TestDb) -> Vec<String> {
     rows
 }
 
-async fn damage(db: &TestDb) {
+pub(crate) async fn damage(db: &TestDb) {
     db.client()
         .await
         .batch_execute(
@@ -110,72 +79,7 @@ async fn damage(db: &TestDb) {
         .unwrap();
 }
 
-#[tokio::test]
-async fn s3_round_trip_restores_the_backed_up_state() {
-    let db = TestDb::migrated().await;
-    let env = s3_env(&db, &new_bucket().await);
-    seed(&db).await;
-    let before = snapshot(&db).await;
-    let created = ok(&["backup", "create"], &env);
-    assert!(created.contains("s3://"), "{created}");
-    let listed = urls(&env);
-    assert_eq!(listed.len(), 1);
-
-    damage(&db).await;
-    assert_ne!(snapshot(&db).await, before);
-    // A connection left open on the database (a web process) must not block the restore.
-    let lingering = db.client().await;
-    lingering.query_one("SELECT 1", &[]).await.unwrap();
-
-    let refused = app(&["backup", "restore", &listed[0]], &env);
-    assert!(!refused.status.success());
-    assert!(output_text(&refused).contains("--yes"), "{}", output_text(&refused));
-    assert_ne!(snapshot(&db).await, before, "nothing restored without --yes");
-
-    let restored = ok(&["backup", "restore", &listed[0], "--yes"], &env);
-    assert!(restored.contains("Restored"), "{restored}");
-    assert_eq!(snapshot(&db).await, before);
-    assert!(lingering.query_one("SELECT 1", &[]).await.is_err(), "the old session was ended");
-
-    let verified = ok(&["backup", "verify"], &env);
-    assert!(verified.contains("is good"), "{verified}");
-    assert!(ok(&["backup", "list"], &env).contains("verified"));
-}
-
-#[tokio::test]
-async fn local_directory_round_trip_and_retention() {
-    let db = TestDb::migrated().await;
-    let dir = tempdir();
-    let env = local_env(&db, &dir);
-    seed(&db).await;
-    let before = snapshot(&db).await;
-    for _ in 0..3 {
-        ok(&["backup", "create"], &env);
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-    }
-    let all = urls(&env);
-    assert_eq!(all.len(), 3, "newest first: {all:?}");
-    assert!(all[0].starts_with("file://"));
-    // Verify the oldest: retention must then keep it besides the newest.
-    ok(&["backup", "verify", &all[2]], &env);
-    let mut keep_one_day = env.clone();
-    keep_one_day.extend(
-        [("BACKUP_KEEP_DAILY", "1"), ("BACKUP_KEEP_WEEKLY", "0"), ("BACKUP_KEEP_MONTHLY", "0")]
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    let dry = ok(&["backup", "prune", "--dry-run"], &keep_one_day);
-    assert!(dry.contains("Would delete"), "{dry}");
-    assert_eq!(urls(&env).len(), 3, "a dry run deletes nothing");
-    ok(&["backup", "prune"], &keep_one_day);
-    assert_eq!(urls(&env), vec![all[0].clone(), all[2].clone()]);
-
-    damage(&db).await;
-    ok(&["backup", "restore", &all[2], "--yes"], &env);
-    assert_eq!(snapshot(&db).await, before);
-    std::fs::remove_dir_all(dir).ok();
-}
-
-fn tempdir() -> std::path::PathBuf {
+pub(crate) fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("app-backup-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -224,47 +128,6 @@ async fn corrupted_and_truncated_backups_are_refused() {
         .get(0);
     assert_eq!(leftovers, 0, "no scratch or restore database is left behind");
     std::fs::remove_dir_all(dir).ok();
-}
-
-#[tokio::test]
-async fn a_killed_backup_leaves_nothing_listed() {
-    let db = TestDb::migrated().await;
-    let bucket = new_bucket().await;
-    let env = s3_env(&db, &bucket);
-    // Enough hard-to-compress data that the upload takes a while.
-    db.client()
-        .await
-        .batch_execute(
-            "INSERT INTO users (id, email, password_hash) VALUES ('00000000-0000-4000-8000-000000000001', 'ada@example.com', 'x');
-             INSERT INTO notes (owner_id, title, body)
-             SELECT '00000000-0000-4000-8000-000000000001', 'n' || n,
-                    (SELECT string_agg(md5(random()::text || n || k), '') FROM generate_series(1, 12) k)
-             FROM generate_series(1, 120000) n;",
-        )
-        .await
-        .unwrap();
-    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut create = AppProcess::start(&["backup", "create"], &env_refs);
-    // Kill it while its multipart upload is open.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let uploads = reqwest::get(format!("{S3}/{bucket}?uploads")).await.unwrap().text().await.unwrap();
-        if uploads.contains("<UploadId>") {
-            break;
-        }
-        assert!(create.child.try_wait().unwrap().is_none(), "backup finished before it could be killed");
-        assert!(Instant::now() < deadline, "no upload started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    create.signal("KILL");
-    let status = create.wait_exit(Duration::from_secs(10));
-    assert_eq!(status.signal(), Some(9), "killed mid-upload");
-    assert!(urls(&env).is_empty(), "no backup listed");
-    let objects = reqwest::get(format!("{S3}/{bucket}?list-type=2")).await.unwrap().text().await.unwrap();
-    assert!(!objects.contains(".dump"), "no dump object visible: {objects}");
-    // The next backup works and a prune cleans nothing that exists.
-    ok(&["backup", "create"], &env);
-    assert_eq!(urls(&env).len(), 1);
 }
 
 fn schedule_file(text: &str) -> std::path::PathBuf {

@@ -77,7 +77,7 @@ async fn an_internal_failure_is_a_generic_500() {
     let app = TestApp::spawn().await;
     app.signup("ada@example.com").await;
     // Break the database under the running server.
-    app.db.client().await.batch_execute("DROP TABLE notes").await.unwrap();
+    app.db.client().await.batch_execute("DROP TABLE notes CASCADE").await.unwrap();
     let response = app.get("/api/notes").await;
     let body: Value = error_code(response, 500).await;
     assert_eq!(body["error"]["code"], "internal_error");

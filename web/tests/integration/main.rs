@@ -2,6 +2,7 @@
 //! database and its own server on port 0; the command tests run the real `app` binary.
 
 mod auth;
+mod backup_storage;
 mod backups;
 mod browser;
 mod commands;
@@ -9,7 +10,9 @@ mod common;
 mod dashboard;
 mod dashboard_actions;
 mod errors;
+mod gcs_auth;
 mod health;
+mod media;
 mod notes;
 mod pages;
 /// The tests of the project's own pages: one file each in `pages_app/` (`template/page` adds one), compiled by the

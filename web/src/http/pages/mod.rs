@@ -8,12 +8,14 @@
 //! check every state-changing request passes (`identity::same_origin`).
 
 pub mod account;
+pub mod api_docs;
 /// The project's own pages: one file each in `src/http/pages/app/` (`template/page` adds one), routed by the build.
 pub mod app {
     include!(concat!(env!("OUT_DIR"), "/app_pages.rs"));
 }
 pub mod auth;
 pub mod errors;
+pub mod note_files;
 pub mod notes;
 pub mod resource;
 

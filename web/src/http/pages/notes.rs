@@ -26,11 +26,13 @@ struct ListPage<'a> {
 
 #[derive(Template)]
 #[template(path = "notes/form.html")]
-struct FormPage<'a> {
-    layout: &'a Layout,
-    form: &'a FormState,
+pub(super) struct FormPage<'a> {
+    pub(super) layout: &'a Layout,
+    pub(super) form: &'a FormState,
     /// `None` for a new note.
-    id: Option<String>,
+    pub(super) id: Option<String>,
+    /// The note's files (an existing note only), with why the last upload was refused.
+    pub(super) files: super::note_files::FilesView,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +67,11 @@ pub async fn list(
 /// GET /notes/new
 pub async fn new(req: HttpRequest, state: web::Data<AppState>, user: PageUser) -> AppResult<HttpResponse> {
     let layout = Layout::new(&req, &state, Some(&user.0));
-    render(&layout, StatusCode::OK, &FormPage { layout: &layout, form: &FormState::default(), id: None })
+    render(
+        &layout,
+        StatusCode::OK,
+        &FormPage { layout: &layout, form: &FormState::default(), id: None, files: Default::default() },
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,7 +101,8 @@ pub async fn create(
         Ok(fields) => fields,
         Err(errors) => {
             let layout = Layout::new(&req, &state, Some(&user));
-            let view = FormPage { layout: &layout, form: &form.state().errors(errors), id: None };
+            let view =
+                FormPage { layout: &layout, form: &form.state().errors(errors), id: None, files: Default::default() };
             return render(&layout, StatusCode::UNPROCESSABLE_ENTITY, &view);
         }
     };
@@ -114,9 +121,10 @@ pub async fn edit(
     let id = note_id(&id)?;
     let mut conn = state.conn().await?;
     let found = note::find_owned(&mut conn, user.0.user.id, id).await?.ok_or(AppError::NotFound)?;
+    let files = super::note_files::FilesView::of_note(&state, &mut conn, user.0.user.id, id, None).await?;
     let layout = Layout::new(&req, &state, Some(&user.0));
     let form = FormState::with(&[("title", &found.title), ("body", &found.body)]);
-    render(&layout, StatusCode::OK, &FormPage { layout: &layout, form: &form, id: Some(found.id.to_string()) })
+    render(&layout, StatusCode::OK, &FormPage { layout: &layout, form: &form, id: Some(found.id.to_string()), files })
 }
 
 /// POST /notes/{id}/edit
@@ -132,8 +140,11 @@ pub async fn update(
     let (title, body) = match parse_note(form.title.as_deref(), form.body.as_deref()) {
         Ok(fields) => fields,
         Err(errors) => {
+            let mut conn = state.conn().await?;
+            let files = super::note_files::FilesView::of_note(&state, &mut conn, user.user.id, id, None).await?;
             let layout = Layout::new(&req, &state, Some(&user));
-            let view = FormPage { layout: &layout, form: &form.state().errors(errors), id: Some(id.to_string()) };
+            let view =
+                FormPage { layout: &layout, form: &form.state().errors(errors), id: Some(id.to_string()), files };
             return render(&layout, StatusCode::UNPROCESSABLE_ENTITY, &view);
         }
     };
@@ -152,7 +163,7 @@ pub async fn delete(
 ) -> AppResult<HttpResponse> {
     let id = note_id(&id)?;
     let mut conn = state.conn().await?;
-    if !note::delete(&mut conn, form.user.user.id, id).await? {
+    if !crate::media::delete_note(&mut conn, form.user.user.id, id).await? {
         return Err(AppError::NotFound);
     }
     Ok(redirect("/notes", Some(Flash::info("Note deleted."))))

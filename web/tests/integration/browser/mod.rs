@@ -131,6 +131,84 @@ async fn a_person_signs_up_writes_notes_and_resets_the_password() {
     browser.close().await;
 }
 
+/// Files on a note's edit page: a photo attached through the form and listed; a page saved as `.png` and a file
+/// over the limit refused with the reason under the field (nothing listed); the photo downloaded by its link as the
+/// same bytes; then removed.
+#[tokio::test]
+async fn a_person_attaches_files_to_a_note() {
+    let store = crate::backup_storage::Store::new(crate::backup_storage::Backend::Local).await;
+    let mut env = store.media_env();
+    env.push(("MEDIA_MAX_BYTES".into(), "100000".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = TestApp::spawn_with(&env).await;
+    let browser = Browser::start(&format!("http://{}", app.addr), "frontend").await;
+    let files = store.dir.as_ref().unwrap().join("upload");
+    std::fs::create_dir_all(&files).unwrap();
+    let photo = files.join("harbour at dawn.png");
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bytes.extend((0..40_000u32).map(|i| (i % 251) as u8));
+    std::fs::write(&photo, &bytes).unwrap();
+    let page = files.join("invoice.png");
+    std::fs::write(&page, "<html><script>alert(document.cookie)</script></html>").unwrap();
+    let large = files.join("poster.png");
+    std::fs::write(&large, [&bytes[..], &[0u8; 100_000][..]].concat()).unwrap();
+
+    browser.open("/signup").await;
+    browser.fill("#email", &unique_email("files")).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#signup-form button[type=submit]").await;
+    browser.wait_text("[data-flash]").await;
+    browser.open("/notes/new").await;
+    browser.fill("#title", "Harbour photos").await;
+    browser.click("#note-form button[type=submit]").await;
+    browser.wait_text("[data-flash]").await;
+    browser.click(".note-list a").await;
+    assert!(browser.wait_text("#files").await.contains("No files attached yet"));
+    assert!(browser.wait_text("#file-hint").await.contains("100 KB"));
+
+    let attach = |path: std::path::PathBuf| {
+        let browser = &browser;
+        async move {
+            let field = browser.client.find(fantoccini::Locator::Css("#file")).await.unwrap();
+            field.send_keys(path.to_str().unwrap()).await.unwrap();
+            browser.click("#file-form button[type=submit]").await;
+        }
+    };
+    attach(photo.clone()).await;
+    assert!(browser.wait_text("[data-flash]").await.contains("“harbour at dawn.png” attached"));
+    let listed = browser.wait_text(".file-list").await;
+    assert!(listed.contains("harbour at dawn.png") && listed.contains("image/png · 40 KB"), "{listed}");
+    browser.page("note-files").await;
+
+    attach(page).await;
+    let refused = browser.wait_text("#file-error").await;
+    assert!(refused.contains("Only PNG, JPEG, GIF, WebP or PDF files"), "{refused}");
+    browser.page("note-file-refused").await;
+    attach(large).await;
+    assert!(browser.wait_text("#file-error").await.contains("larger than 100 KB"));
+    assert_eq!(browser.client.find_all(fantoccini::Locator::Css(".file-list li")).await.unwrap().len(), 1);
+
+    // The link gives the same bytes, as a PNG that the browser will not run.
+    let fetched = browser
+        .script(
+            "const a = document.querySelector('.file-list a');
+             return fetch(a.href).then((r) => r.arrayBuffer().then((data) => {
+               const b = new Uint8Array(data);
+               return [r.status, r.headers.get('content-type'), r.headers.get('x-content-type-options'), b.length,
+                       b[0], b[40015]];
+             }));",
+        )
+        .await;
+    assert_eq!(fetched, serde_json::json!([200, "image/png", "nosniff", bytes.len(), 0x89, bytes[40_015]]));
+
+    browser.click(".file-list button[data-confirm]").await;
+    browser.client.accept_alert().await.unwrap();
+    assert!(browser.wait_text("[data-flash]").await.contains("removed"));
+    assert!(browser.wait_text("#files").await.contains("No files attached yet"));
+    assert_eq!(app.db.count("note_files").await, 0);
+    browser.close().await;
+}
+
 #[tokio::test]
 async fn the_pages_follow_the_system_dark_scheme() {
     let app = TestApp::spawn().await;
@@ -275,5 +353,31 @@ async fn the_dashboard_pages_for_staff() {
     browser.follow(".subnav a[href='/monitor/cron']", "/monitor/cron").await;
     assert!(browser.wait_text("tbody").await.contains("nightly-backup"));
     browser.page("cron").await;
+    browser.close().await;
+}
+
+/// The API page, reached from the home page's link: every operation of the OpenAPI document under its tag, and the
+/// link to the document itself, which parses as OpenAPI 3.1.
+#[tokio::test]
+async fn a_person_reads_the_api_page() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start(&format!("http://{}", app.addr), "frontend").await;
+    browser.open("/").await;
+    browser.follow("a[href='/api/docs']", "/api/docs").await;
+    assert_eq!(browser.wait_text(".page-head h1").await, "API");
+    let tags = browser.script("return [...document.querySelectorAll('h2.api-tag')].map(h => h.textContent);").await;
+    assert_eq!(tags, serde_json::json!(["auth", "notes", "files", "health"]));
+    let rows = browser.script("return document.querySelectorAll('table.table tbody tr').length;").await;
+    assert_eq!(rows, serde_json::json!(18), "one row per operation");
+    let patch = browser.script(
+        "return [...document.querySelectorAll('tbody tr')].some(r => r.textContent.includes('PATCH') \
+         && r.textContent.includes('/api/notes/{id}'));",
+    );
+    assert_eq!(patch.await, serde_json::json!(true));
+    browser.page("api-docs").await;
+    browser.follow("a[href='/api/openapi.json']", "/api/openapi.json").await;
+    let text = browser.script("return document.body.innerText;").await;
+    let document: serde_json::Value = serde_json::from_str(text.as_str().unwrap()).unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
     browser.close().await;
 }
