@@ -22,6 +22,10 @@ Steps: 1. Docker and compose answer  2. .envs/<env>.env from its sample with ran
 self-signed certificate in nginx/certs/ when none is there; prod: .envs/secrets/*); existing files are kept
 3. base images  4. build  5. up -d  6. wait until every service is healthy  7. app migrate
 8. app createsuperuser from ADMIN_EMAIL / ADMIN_PASSWORD  9. print the URLs.
+Run again on a running prod stack with new code, step 5 is a rolling redeploy: migrations on the new image, then
+new web and worker replicas start next to the old ones, nginx sends requests only to the new ones once healthy,
+and the old ones drain (SIGTERM, grace period) before they are removed: no request or task is dropped
+(scripts/rolling.sh, docs/reliability.md).
 It prints one line per step with the time since it started, and a progress line every 20 s while it compiles or
 builds images; the full output goes to install_docker.log (its last lines are shown on failure, with the step's
 name and the log of the service concerned).
@@ -268,6 +272,16 @@ quietly "building the images" "${compose[@]}" build || fail "building the images
 step "start ($file)"
 up_started=$SECONDS
 deadline=$((SECONDS + timeout))
+# prod, already running: a rolling redeploy (scripts/rolling.sh). Migrations first, on the new image, while the old
+# replicas serve (write migrations the old code can run on); then web and worker replaced without downtime.
+if [ "$env" = prod ] && [ -n "$("${compose[@]}" ps -q web 2>/dev/null)" ]; then
+  # shellcheck source=scripts/rolling.sh
+  . "$root/scripts/rolling.sh"
+  note "the stack is running: rolling redeploy of web and worker"
+  quietly "migrating (new image)" "${compose[@]}" run --rm --no-deps migrate || fail "app migrate on the new image failed" migrate
+  roll_service web 35
+  roll_service worker 40
+fi
 if ! quietly "starting the containers" "${compose[@]}" up -d; then
   # The loop below names the service that did not come up and shows its log.
   note "docker-compose up failed; looking for the service that did not come up"

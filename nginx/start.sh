@@ -61,6 +61,8 @@ else
 fi
 unset BASIC_AUTH_PASSWORD
 
+echo 'server web:8000;' > "$conf/web-servers.conf"
+
 nginx -e stderr -t -q || die "the configuration does not pass nginx -t"
 echo "nginx-start: $mode, TLS $tls, server_name $name$( [ -s "$conf/auth.conf" ] && echo ', basic auth on')"
 exec nginx -e stderr -g 'daemon off;'

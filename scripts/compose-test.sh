@@ -78,18 +78,6 @@ hand_stack=(in_hand "${compose_cmd[@]}" -p "${project}hand" -f docker-compose.ym
 plain() { (cd "$here" && env -u COMPOSE_PROJECT_NAME -u COMPOSE_FILE -u HTTP_PORT -u HTTPS_PORT "${compose_cmd[@]}" "$@"); }
 here=$stack
 
-# Copies the checkout's tracked and untracked-but-not-ignored files (as git would commit them) to the folder $1.
-copy_checkout() {
-  rm -rf "$1"
-  mkdir -p "$1"
-  if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    (cd "$root" && git ls-files -z --cached --others --exclude-standard \
-      | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -C "$1" -xf -
-  else
-    tar -C "$root" --exclude=./target --exclude=./.git -cf - . | tar -C "$1" -xf -
-  fi
-}
-
 cleanup() {
   local status=$?
   if [ $status -ne 0 ]; then

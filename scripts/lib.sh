@@ -60,6 +60,19 @@ install_packages() {
     || die "apt-get install ${missing[*]} failed"
 }
 
+# Copies the checkout at $root (tracked and untracked-but-not-ignored files, as git would commit them) to the
+# folder $1, which is emptied first: the tests work on copies, never on the user's checkout.
+copy_checkout() {
+  rm -rf "$1"
+  mkdir -p "$1"
+  if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$root" && git ls-files -z --cached --others --exclude-standard \
+      | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -C "$1" -xf -
+  else
+    tar -C "$root" --exclude=./target --exclude=./.git -cf - . | tar -C "$1" -xf -
+  fi
+}
+
 # A Python venv under $1 holding the PyPI package $2 (pinned).
 python_venv() {
   local venv=$1 package=$2

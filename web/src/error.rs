@@ -98,6 +98,7 @@ impl AppError {
             Self::Validation(_) => "validation_failed",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable => "unavailable",
+            Self::Internal(cause) if lost_in(cause) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -107,8 +108,37 @@ impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         match err {
             diesel::result::Error::NotFound => Self::NotFound,
+            other if connection_lost(&other) => {
+                tracing::warn!(error = %other, "database connection lost during the request");
+                Self::Unavailable
+            }
             other => Self::Internal(other.into()),
         }
+    }
+}
+
+/// Whether a connection loss is somewhere in the chain of `cause` (a database error that went through `anyhow`).
+fn lost_in(cause: &anyhow::Error) -> bool {
+    cause.chain().any(|err| err.downcast_ref::<diesel::result::Error>().is_some_and(connection_lost))
+}
+
+/// Whether `err` says the connection to PostgreSQL went away (a restart, a failover, a terminated backend) rather
+/// than that the query was wrong: the client gets a 503 it may retry, as when no connection can be had at all.
+/// diesel-async reports a connection that fails with no SQLSTATE as `UnableToSendCommand` and keeps the rest of
+/// PostgreSQL's codes to itself (`Unknown`), so the server's own FATAL messages for class 57P (operator
+/// intervention: "terminating connection due to administrator command", "... the database system is shutting
+/// down") are recognised by their text.
+pub(crate) fn connection_lost(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match err {
+        Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            message.starts_with("terminating connection") || message.contains("database system is shutting down")
+        }
+        Error::RollbackErrorOnCommit { commit_error, .. } => connection_lost(commit_error),
+        Error::BrokenTransactionManager => true,
+        _ => false,
     }
 }
 
@@ -126,12 +156,17 @@ impl ResponseError for AppError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(cause) if lost_in(cause) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let message = match self {
+            Self::Internal(cause) if lost_in(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "database connection lost during the request");
+                Self::Unavailable.to_string()
+            }
             Self::Internal(cause) => {
                 // `{:#}` prints the whole context chain; the client sees none of it.
                 tracing::error!(error = format!("{cause:#}"), "internal error");

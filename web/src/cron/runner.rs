@@ -131,6 +131,25 @@ async fn lock(
     Ok(Ok(Locks { file }))
 }
 
+/// With both locks held no process is running `job`: a run still recorded as `running` is one whose process was
+/// killed (its container killed or stopped mid-job) before it could record its end. It becomes `interrupted`, which
+/// the dashboard counts as a failure, instead of looking busy forever.
+async fn close_interrupted(client: &tokio_postgres::Client, job: &str) -> anyhow::Result<()> {
+    let closed = client
+        .execute(
+            "UPDATE cron_runs SET status = 'interrupted', finished_at = now(), \
+             note = 'its process ended without recording an end (killed mid-run)' \
+             WHERE job = $1 AND status = 'running'",
+            &[&job],
+        )
+        .await
+        .context("closing interrupted runs")?;
+    if closed > 0 {
+        tracing::warn!(job, runs = closed, "earlier runs were interrupted (killed mid-run)");
+    }
+    Ok(())
+}
+
 /// Runs `job` once, if neither lock is held elsewhere.
 pub async fn run(job: &JobSpec, ctx: &RunContext) -> anyhow::Result<Outcome> {
     let client = ctx.database.connect().await?;
@@ -138,6 +157,7 @@ pub async fn run(job: &JobSpec, ctx: &RunContext) -> anyhow::Result<Outcome> {
         Ok(locks) => locks,
         Err(why) => return skip(&client, job, ctx, why).await,
     };
+    close_interrupted(&client, &job.name).await?;
     let run_id = record_start(&client, &job.name, &ctx.host).await?;
     tracing::info!(job = %job.name, run_id, "job started");
     let tail = Arc::new(Mutex::new(Tail::default()));

@@ -96,7 +96,7 @@ impl Overview {
                (SELECT extract(epoch FROM $1 - min(created_at))::float8 FROM outbox
                  WHERE published_at IS NULL) AS outbox_lag_secs,
                (SELECT count(*) FROM cron_runs
-                 WHERE status IN ('failed', 'timed_out') AND started_at > $1 - interval '24 hours') AS cron_failures_24h",
+                 WHERE status IN ('failed', 'timed_out', 'interrupted') AND started_at > $1 - interval '24 hours') AS cron_failures_24h",
         )
         .into_boxed()
         .bind::<Timestamptz, _>(now)
@@ -141,7 +141,7 @@ impl Overview {
             "SELECT job, status, started_at FROM (
                SELECT DISTINCT ON (job) job, status, started_at FROM cron_runs
                 WHERE status NOT IN ('running', 'skipped') ORDER BY job, started_at DESC) last
-              WHERE status IN ('failed', 'timed_out') ORDER BY job",
+              WHERE status IN ('failed', 'timed_out', 'interrupted') ORDER BY job",
         )
         .load::<FailedJob>(conn)
         .await?;

@@ -215,6 +215,46 @@ async fn a_job_over_its_timeout_is_killed_and_recorded() {
     assert!(rows[1].get::<_, String>(2).contains("All checks passed"), "the output tail is kept");
 }
 
+/// A cron container killed in the middle of a job leaves its run recorded as `running`; the next run of that job
+/// (holding both locks, so nothing else runs it) closes it as `interrupted`, which the dashboard counts as a failure.
+#[tokio::test]
+async fn a_run_killed_mid_job_is_closed_as_interrupted_by_the_next_run() {
+    let db = TestDb::migrated().await;
+    let schedule = schedule_file(
+        "[[job]]\nname = \"long\"\nschedule = \"0 0 3 * * *\"\n\
+         steps = [[\"/bin/sh\", \"-c\", \"sleep ${SLEEP_FOR:-0}\"]]\ntimeout_secs = 60\n",
+    );
+    let lock_dir = tempdir();
+    let env = |sleep: &'static str| {
+        vec![
+            ("DATABASE_URL", db.url.clone()),
+            ("CRON_SCHEDULE", schedule.to_str().unwrap().to_string()),
+            ("CRON_LOCK_DIR", lock_dir.to_str().unwrap().to_string()),
+            ("SLEEP_FOR", sleep.to_string()),
+        ]
+    };
+    let client = db.client().await;
+    let first_env = env("30");
+    let first_env: Vec<(&str, &str)> = first_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut first = AppProcess::start(&["cron", "run", "long"], &first_env);
+    crate::common::eventually(15, "the first run is recorded as running", || async {
+        let running: i64 =
+            client.query_one("SELECT count(*) FROM cron_runs WHERE status = 'running'", &[]).await.unwrap().get(0);
+        (running == 1).then_some(())
+    })
+    .await;
+    first.signal("KILL");
+    first.wait_exit(Duration::from_secs(10));
+    let second_env = env("0");
+    let second_env: Vec<(&str, &str)> = second_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let second = run_app(&["cron", "run", "long"], &second_env);
+    assert!(second.status.success(), "{}", output_text(&second));
+    let rows = client.query("SELECT status, finished_at IS NOT NULL FROM cron_runs ORDER BY id", &[]).await.unwrap();
+    let states: Vec<(String, bool)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    assert_eq!(states, [("interrupted".to_string(), true), ("succeeded".to_string(), true)]);
+    std::fs::remove_dir_all(lock_dir).ok();
+}
+
 #[tokio::test]
 async fn the_shipped_nightly_job_creates_verifies_and_prunes() {
     let db = TestDb::migrated().await;

@@ -84,3 +84,38 @@ async fn an_internal_failure_is_a_generic_500() {
     assert_eq!(body["error"]["message"], "internal server error");
     assert!(!body.to_string().contains("notes"), "internals leaked: {body}");
 }
+
+/// A query cut off by the database (a restart, a failover: here its backend is terminated while the request waits
+/// on a lock) answers 503 with the JSON error, which a client may retry, not a 500; the next request gets a fresh
+/// connection and succeeds.
+#[tokio::test]
+async fn a_connection_lost_mid_request_is_a_503() {
+    let app = TestApp::spawn_with(&[("DATABASE_POOL_SIZE", "1")]).await;
+    app.signup(&crate::common::unique_email("lost-connection")).await;
+    let mut admin = app.db.client().await;
+    let lock = admin.transaction().await.unwrap();
+    lock.batch_execute("LOCK TABLE notes IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let waiting = tokio::spawn(app.client.get(app.url("/api/notes")).send());
+    let mut terminated = false;
+    for _ in 0..100 {
+        let rows = lock
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        if !rows.is_empty() {
+            terminated = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(terminated, "the request never waited on the lock");
+    let error = error_code(waiting.await.unwrap().unwrap(), 503).await;
+    assert_eq!(error["error"]["code"], "unavailable");
+    lock.rollback().await.unwrap();
+    let response = app.get("/api/notes").await;
+    assert_eq!(response.status(), 200, "a new connection after the lost one");
+}

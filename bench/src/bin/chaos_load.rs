@@ -1,0 +1,518 @@
+//! The load `scripts/chaos-test.sh` runs while it breaks the compose stack: bounded in time and rate, on loopback
+//! only, and it stops by itself. Then it counts what was lost.
+//!
+//! For `--seconds`, at `--rate` operations a second, it cycles through: a note written through the API (nginx), a
+//! `notes.create` task enqueued through the outbox (PostgreSQL, the stack's port published on loopback), a note read
+//! back, the first page of the list; and one signup a second (under nginx's sign-up limit of 2 a second), whose
+//! verification mail is a task too. Every answer is counted by status; an answer that does not come within
+//! `--timeout` seconds is a hang.
+//!
+//! Then it waits (up to `--settle` seconds) for every accepted task to finish and checks each accepted write:
+//! a note answered 201 is there exactly once; a task whose enqueue committed has succeeded and its note is there
+//! exactly once; an account answered 201 is there, its mail task succeeded and the mail catcher holds exactly one
+//! mail for it. It prints one line of JSON (the
+//! chaos table's row) and exits 1 when anything accepted was lost or applied twice, a request hung, or a request
+//! failed with a status the fault does not allow (`--allow`, and `--allow-post-failures` for writes cut off in
+//! flight on a killed replica, which nginx must not replay).
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Parser;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use web::tasks::{self, create_note::CreateNote, probe::Probe};
+
+#[derive(Debug, Parser)]
+struct Opts {
+    /// The site through nginx, on loopback.
+    #[arg(long)]
+    base: String,
+    /// The stack's PostgreSQL, published on loopback for the test: tasks are enqueued through its outbox and the
+    /// checks read the tables. Without it (a prod stack keeps PostgreSQL off the host): no tasks, and the accepted
+    /// notes are checked through the API.
+    #[arg(long)]
+    db: Option<String>,
+    /// Accept the site's self-signed certificate (install_docker.sh makes one for dev and prod).
+    #[arg(long)]
+    insecure: bool,
+    /// A label unique to this run (titles and addresses start with it).
+    #[arg(long)]
+    tag: String,
+    /// How long the load runs.
+    #[arg(long, default_value_t = 40)]
+    seconds: u64,
+    /// Operations a second (signups come on top, one a second).
+    #[arg(long, default_value_t = 40)]
+    rate: u32,
+    /// `probe` tasks that sleep 4 s, enqueued first (something for a killed worker to be in the middle of).
+    #[arg(long, default_value_t = 0)]
+    slow_tasks: u32,
+    /// Statuses the fault may cause (for example 503 while the database restarts).
+    #[arg(long, value_delimiter = ',')]
+    allow: Vec<u16>,
+    /// Writes may fail when their replica is killed under them (counted, and none may be lost once accepted).
+    #[arg(long)]
+    allow_post_failures: bool,
+    /// An answer later than this is a hang (nginx gives up on the app after 60 s).
+    #[arg(long, default_value_t = 65)]
+    timeout: u64,
+    /// How long to wait for the accepted tasks to finish after the load.
+    #[arg(long, default_value_t = 240)]
+    settle: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Kind {
+    Signup,
+    NoteWrite,
+    NoteRead,
+    List,
+    Task,
+}
+
+impl Kind {
+    fn writes(self) -> bool {
+        matches!(self, Self::Signup | Self::NoteWrite | Self::Task)
+    }
+}
+
+/// What happened to one kind of operation.
+#[derive(Debug, Default)]
+struct Tally {
+    sent: u64,
+    ok: u64,
+    /// Answers other than 2xx, by status (0: no answer: connection refused or reset).
+    failed: BTreeMap<u16, u64>,
+    hung: u64,
+}
+
+#[derive(Debug, Default)]
+struct Record {
+    tally: BTreeMap<Kind, Tally>,
+    /// Accepted writes: title or address -> the id the answer (or the enqueue) gave.
+    notes: HashMap<String, Uuid>,
+    tasks: HashMap<String, Uuid>,
+    probes: Vec<Uuid>,
+    signups: HashMap<String, Uuid>,
+    note_ids: Vec<Uuid>,
+}
+
+struct Load {
+    opts: Opts,
+    client: reqwest::Client,
+    csrf: String,
+    owner: Uuid,
+    db: tokio::sync::Mutex<Option<AsyncPgConnection>>,
+    record: Mutex<Record>,
+}
+
+impl Load {
+    fn count(&self, kind: Kind, outcome: Result<u16, bool>) {
+        let mut record = self.record.lock().unwrap();
+        let tally = record.tally.entry(kind).or_default();
+        tally.sent += 1;
+        match outcome {
+            Ok(status) if (200..300).contains(&status) => tally.ok += 1,
+            Ok(status) => *tally.failed.entry(status).or_default() += 1,
+            Err(true) => tally.hung += 1,
+            Err(false) => *tally.failed.entry(0).or_default() += 1,
+        }
+    }
+
+    /// Sends one request; the answer's status and JSON body, or Err(hung).
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(u16, Value), bool> {
+        match tokio::time::timeout(Duration::from_secs(self.opts.timeout), request.send()).await {
+            Err(_) => Err(true),
+            Ok(Err(err)) => Err(err.is_timeout()),
+            Ok(Ok(response)) => {
+                let status = response.status().as_u16();
+                Ok((status, response.json().await.unwrap_or(Value::Null)))
+            }
+        }
+    }
+
+    async fn note_write(&self, n: u64) {
+        let title = format!("{}-n-{n}", self.opts.tag);
+        let request = self
+            .client
+            .post(format!("{}/api/notes", self.opts.base))
+            .header("X-CSRF-Token", &self.csrf)
+            .json(&json!({ "title": title, "body": "written under chaos" }));
+        let answer = self.send(request).await;
+        if let Ok((201, body)) = &answer
+            && let Some(id) = body["id"].as_str().and_then(|id| id.parse().ok())
+        {
+            let mut record = self.record.lock().unwrap();
+            record.notes.insert(title, id);
+            record.note_ids.push(id);
+        }
+        self.count(Kind::NoteWrite, answer.map(|(status, _)| status));
+    }
+
+    async fn signup(&self, n: u64) {
+        let email = format!("{}-s-{n}@example.com", self.opts.tag);
+        // Its own client: the load's session stays signed in.
+        let request = client_builder(self.opts.insecure)
+            .build()
+            .unwrap_or_default()
+            .post(format!("{}/api/auth/signup", self.opts.base))
+            .json(&json!({ "email": email, "password": "chaos is a ladder, they say" }));
+        let answer = self.send(request).await;
+        if let Ok((201, body)) = &answer
+            && let Some(id) = body["user"]["id"].as_str().and_then(|id| id.parse().ok())
+        {
+            self.record.lock().unwrap().signups.insert(email, id);
+        }
+        self.count(Kind::Signup, answer.map(|(status, _)| status));
+    }
+
+    async fn read(&self, n: u64) {
+        let id = {
+            let record = self.record.lock().unwrap();
+            if record.note_ids.is_empty() {
+                return;
+            }
+            record.note_ids[usize::try_from(n).unwrap_or(0) % record.note_ids.len()]
+        };
+        let request = self.client.get(format!("{}/api/notes/{id}", self.opts.base));
+        let answer = self.send(request).await;
+        self.count(Kind::NoteRead, answer.map(|(status, _)| status));
+    }
+
+    async fn list(&self) {
+        let request = self.client.get(format!("{}/api/notes?per_page=20", self.opts.base));
+        let answer = self.send(request).await;
+        self.count(Kind::List, answer.map(|(status, _)| status));
+    }
+
+    /// Enqueues through the outbox, as a request handler does. Accepted when the insert committed; an error (the
+    /// database is down) is a refusal, and a connection lost while committing is an unknown outcome, counted as a
+    /// refusal too (the task may still run: it is then not counted as lost, nor as a duplicate).
+    async fn task(&self, n: u64) -> Option<Uuid> {
+        let title = format!("{}-t-{n}", self.opts.tag);
+        let task = CreateNote { owner_id: self.owner, title: title.clone(), body: "enqueued under chaos".into() };
+        let outcome = self.enqueue(async |conn| tasks::enqueue(conn, &task).await).await;
+        if let Some(id) = outcome {
+            self.record.lock().unwrap().tasks.insert(title, id);
+        }
+        outcome
+    }
+
+    async fn enqueue(
+        &self,
+        insert: impl AsyncFnOnce(&mut AsyncPgConnection) -> diesel::QueryResult<Uuid>,
+    ) -> Option<Uuid> {
+        let url = self.opts.db.as_deref()?;
+        let mut slot = self.db.lock().await;
+        if slot.is_none() {
+            let connecting = AsyncPgConnection::establish(url);
+            match tokio::time::timeout(Duration::from_secs(5), connecting).await {
+                Ok(Ok(conn)) => *slot = Some(conn),
+                _ => {
+                    self.count(Kind::Task, Ok(503));
+                    return None;
+                }
+            }
+        }
+        let conn = slot.as_mut()?;
+        match tokio::time::timeout(Duration::from_secs(10), insert(conn)).await {
+            Ok(Ok(id)) => {
+                self.count(Kind::Task, Ok(201));
+                Some(id)
+            }
+            _ => {
+                *slot = None;
+                self.count(Kind::Task, Ok(503));
+                None
+            }
+        }
+    }
+
+    async fn run(self: Arc<Self>) {
+        let started = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(1) / self.opts.rate.max(1));
+        let mut running = tokio::task::JoinSet::new();
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
+        let mut n: u64 = 0;
+        let mut signups: u64 = 0;
+        while started.elapsed() < Duration::from_secs(self.opts.seconds) {
+            tick.tick().await;
+            n += 1;
+            // One signup a second, below nginx's limit of 2 a second per address.
+            if started.elapsed() >= Duration::from_secs(signups) {
+                signups += 1;
+                let load = Arc::clone(&self);
+                running.spawn(async move { load.signup(signups).await });
+            }
+            let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else {
+                // 64 requests waiting: the stack is stalled; do not pile up more.
+                continue;
+            };
+            let load = Arc::clone(&self);
+            running.spawn(async move {
+                match (n % 4, load.opts.db.is_some()) {
+                    (0, _) => load.note_write(n).await,
+                    (1, true) => drop(load.task(n).await),
+                    (1 | 2, _) => load.read(n).await,
+                    _ => load.list().await,
+                }
+                drop(permit);
+            });
+        }
+        while running.join_next().await.is_some() {}
+    }
+}
+
+/// Signs the load's user up and returns the client holding its session, its CSRF token and its id.
+async fn sign_up(opts: &Opts) -> anyhow::Result<(reqwest::Client, String, Uuid)> {
+    let client = client_builder(opts.insecure).cookie_store(true).build()?;
+    let response = client
+        .post(format!("{}/api/auth/signup", opts.base))
+        .json(&json!({ "email": format!("{}-owner@example.com", opts.tag), "password": "chaos is a ladder, they say" }))
+        .send()
+        .await
+        .context("signing the load's user up")?;
+    anyhow::ensure!(response.status() == 201, "signup of the load's user: {}", response.status());
+    let body: Value = response.json().await?;
+    let csrf = body["csrf_token"].as_str().context("csrf_token")?.to_string();
+    let id = body["user"]["id"].as_str().context("user.id")?.parse()?;
+    Ok((client, csrf, id))
+}
+
+/// Reconnects until the database answers (it may be restarting), up to `within`.
+async fn verify_client(url: &str, within: Duration) -> anyhow::Result<tokio_postgres::Client> {
+    let deadline = Instant::now() + within;
+    loop {
+        match bench::connect(url).await {
+            Ok(client) => return Ok(client),
+            Err(err) if Instant::now() > deadline => return Err(err),
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+}
+
+/// What became of the accepted writes.
+struct Verdict {
+    accepted: u64,
+    completed: u64,
+    lost: Vec<String>,
+    duplicated: Vec<String>,
+}
+
+impl Verdict {
+    fn new() -> Self {
+        Self { accepted: 0, completed: 0, lost: Vec::new(), duplicated: Vec::new() }
+    }
+
+    /// One accepted write: `found` copies of its effect, `done` whether its task (if any) succeeded.
+    fn check(&mut self, what: String, found: i64, done: bool) {
+        self.accepted += 1;
+        if found >= 1 && done {
+            self.completed += 1;
+        } else {
+            self.lost.push(what.clone());
+        }
+        if found > 1 {
+            self.duplicated.push(what);
+        }
+    }
+}
+
+fn client_builder(insecure: bool) -> reqwest::ClientBuilder {
+    reqwest::Client::builder().tls_danger_accept_invalid_certs(insecure)
+}
+
+/// The accepted notes, read back through the API (every page of the list, by cursor): each there exactly once.
+async fn check_through_api(opts: &Opts, client: &reqwest::Client, record: &Record) -> anyhow::Result<Verdict> {
+    let mut titles: HashMap<String, i64> = HashMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{}/api/notes?per_page=100", opts.base);
+        if let Some(next) = &cursor {
+            url.push_str(&format!("&cursor={next}"));
+        }
+        let page: Value = client.get(&url).send().await?.error_for_status()?.json().await?;
+        for item in page["items"].as_array().context("items")? {
+            *titles.entry(item["title"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+        }
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let mut verdict = Verdict::new();
+    for title in record.notes.keys() {
+        verdict.check(format!("note {title}"), titles.get(title).copied().unwrap_or(0), true);
+    }
+    Ok(verdict)
+}
+
+/// Waits (up to --settle) for every accepted task to finish, then checks every accepted write in the tables and the
+/// mail catcher.
+async fn check_in_database(opts: &Opts, url: &str, owner: Uuid, record: &Record) -> anyhow::Result<Verdict> {
+    // Every accepted task finished (succeeded or dead), within --settle.
+    let db = verify_client(url, Duration::from_secs(60)).await?;
+    let mut waiting: Vec<Uuid> = record.tasks.values().chain(&record.probes).copied().collect();
+    let settle_started = Instant::now();
+    let mail_tasks = loop {
+        let mail_tasks: Vec<Uuid> = db
+            .query(
+                "SELECT task_id FROM tasks WHERE task_name = 'email.send' AND (payload->>'user_id')::uuid = ANY($1)",
+                &[&record.signups.values().copied().collect::<Vec<_>>()],
+            )
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let all: Vec<Uuid> = waiting.iter().chain(&mail_tasks).copied().collect();
+        let unfinished: i64 = db
+            .query_one(
+                "SELECT count(*) FROM tasks WHERE task_id = ANY($1) AND state NOT IN ('succeeded', 'dead', 'cancelled')",
+                &[&all],
+            )
+            .await?
+            .get(0);
+        if unfinished == 0 || settle_started.elapsed() > Duration::from_secs(opts.settle) {
+            break mail_tasks;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    waiting.extend(&mail_tasks);
+    let succeeded: std::collections::HashSet<Uuid> = db
+        .query("SELECT task_id FROM tasks WHERE task_id = ANY($1) AND state = 'succeeded'", &[&waiting])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let titles: HashMap<String, i64> = db
+        .query(
+            "SELECT title, count(*) FROM notes WHERE owner_id = $1 AND title LIKE $2 GROUP BY title",
+            &[&owner, &format!("{}-%", opts.tag)],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let accounts: std::collections::HashSet<Uuid> = db
+        .query("SELECT id FROM users WHERE id = ANY($1)", &[&record.signups.values().copied().collect::<Vec<_>>()])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mail_done: std::collections::HashSet<Uuid> = db
+        .query(
+            "SELECT (payload->>'user_id')::uuid FROM tasks WHERE task_id = ANY($1) AND state = 'succeeded'",
+            &[&mail_tasks],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+
+    let mut mails: HashMap<String, i64> = HashMap::new();
+    let caught: Value = reqwest::get(format!("{}/mail/api/messages", opts.base)).await?.json().await?;
+    for message in caught.as_array().context("the mail catcher's messages")? {
+        for to in message["to"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            *mails.entry(to.to_string()).or_default() += 1;
+        }
+    }
+    let mut verdict = Verdict::new();
+    for title in record.notes.keys() {
+        verdict.check(format!("note {title}"), titles.get(title).copied().unwrap_or(0), true);
+    }
+    for (title, id) in &record.tasks {
+        verdict.check(format!("task {title} ({id})"), titles.get(title).copied().unwrap_or(0), succeeded.contains(id));
+    }
+    for id in &record.probes {
+        verdict.check(format!("probe task {id}"), 1, succeeded.contains(id));
+    }
+    for (email, id) in &record.signups {
+        // The mail itself, as the mail catcher received it: exactly one per account.
+        let found = if accounts.contains(id) { mails.get(email).copied().unwrap_or(0) } else { 0 };
+        verdict.check(format!("account {email} and its mail"), found, mail_done.contains(id));
+    }
+    Ok(verdict)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let opts = Opts::parse();
+    let (client, csrf, owner) = sign_up(&opts).await?;
+    let load =
+        Arc::new(Load { opts, client, csrf, owner, db: tokio::sync::Mutex::new(None), record: Mutex::default() });
+    for _ in 0..load.opts.slow_tasks {
+        if let Some(id) =
+            load.enqueue(async |conn| tasks::enqueue(conn, &Probe { sleep_ms: 4000, ..Probe::default() }).await).await
+        {
+            load.record.lock().unwrap().probes.push(id);
+        }
+    }
+    Arc::clone(&load).run().await;
+    let load = Arc::into_inner(load).context("the load's requests are done")?;
+    let record = load.record.into_inner().unwrap();
+    let opts = load.opts;
+
+    let settle_started = Instant::now();
+    let verdict = match &opts.db {
+        Some(url) => check_in_database(&opts, url, owner, &record).await?,
+        None => check_through_api(&opts, &load.client, &record).await?,
+    };
+    let Verdict { accepted, completed, lost, duplicated } = verdict;
+
+    let (mut sent, mut failed, mut hung) = (0u64, 0u64, 0u64);
+    let mut refused = Vec::new();
+    let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
+    for (kind, tally) in &record.tally {
+        sent += tally.sent;
+        hung += tally.hung;
+        for (status, count) in &tally.failed {
+            failed += count;
+            *statuses.entry(if *status == 0 { "no answer".into() } else { status.to_string() }).or_default() += count;
+            let allowed = opts.allow.contains(status) || (opts.allow_post_failures && kind.writes());
+            if !allowed {
+                refused.push(format!("{count} {kind:?} answered {status}"));
+            }
+        }
+    }
+    let row = json!({
+        "tag": opts.tag, "seconds": opts.seconds, "requests": sent, "accepted": accepted, "completed": completed,
+        "lost": lost.len(), "duplicated": duplicated.len(), "failed": failed, "failed_by_status": statuses,
+        "hung": hung, "settled_in_secs": settle_started.elapsed().as_secs(),
+        "by_kind": record.tally.iter().map(|(kind, t)| (format!("{kind:?}"), json!({"sent": t.sent, "ok": t.ok, "failed": t.failed, "hung": t.hung}))).collect::<BTreeMap<_, _>>(),
+    });
+    println!("{row}");
+    let mut problems = Vec::new();
+    if !lost.is_empty() {
+        problems.push(format!("lost {}: {}", lost.len(), lost.iter().take(5).cloned().collect::<Vec<_>>().join("; ")));
+    }
+    if !duplicated.is_empty() {
+        problems.push(format!(
+            "applied twice {}: {}",
+            duplicated.len(),
+            duplicated.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+        ));
+    }
+    if hung > 0 {
+        problems.push(format!("{hung} requests got no answer within {} s", opts.timeout));
+    }
+    if !refused.is_empty() {
+        problems.push(format!("failures the fault does not allow: {}", refused.join(", ")));
+    }
+    if accepted == 0 {
+        problems.push("nothing was accepted".into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        for problem in &problems {
+            eprintln!("chaos_load {}: {problem}", opts.tag);
+        }
+        std::process::exit(1)
+    }
+}
