@@ -31,7 +31,9 @@ Usage: scripts/compose-test.sh [--keep] [--help]
      `-f dev.yml`; the wall's password is stored as bcrypt; then down -v
   7. prod.yml: docker-compose config and its Swarm form (scripts/swarm.sh validate) are valid; the prod stack
      serves HTTPS with HSTS, redirects HTTP, and keeps PostgreSQL and RabbitMQ on the internal network; its
-     containers are hardened as in 3; 25 sign-ins at once from one address are cut off by nginx (429, JSON)
+     containers are hardened as in 3; a redeploy (a stylesheet edit, install_docker.sh --env prod again) under
+     200 requests/s over HTTPS (bench's chaos_load): every web and worker container replaced, 0 failed requests,
+     every accepted note kept; 25 sign-ins at once from one address are cut off by nginx (429, JSON)
   8. the by-hand path of README.md in a fresh copy: the env sample with secrets put in, a .env naming the base
      images and the host-built binary (this machine cannot pull), `docker-compose up -d`: healthy, migrated, serving
 
@@ -609,6 +611,43 @@ for service in postgres rabbitmq; do
 done
 pass "prod PostgreSQL and RabbitMQ only on the internal network"
 check_hardened "${prod_stack[@]}"
+# A redeploy with new code (a stylesheet edit, so a new app image): ./install_docker.sh --env prod again, under a load
+# of 200 requests a second over HTTPS through nginx (note writes, reads, lists, a signup a second) that ends with it.
+step "prod.yml: zero-downtime redeploy under 200 requests/s"
+(cd "$root" && cargo build --release --locked --quiet -p bench --bin chaos_load) || fail "building chaos_load failed"
+web_before=$("${prod_stack[@]}" ps -q web | sort)
+worker_before=$("${prod_stack[@]}" ps -q worker | sort)
+printf '\n/* redeployed at %s */\n' "$(date +%s)" >> frontend/scss/site.scss
+"$CARGO_TARGET_DIR/release/chaos_load" --base "https://127.0.0.1:$prod_https" --insecure --tag "redeploy$(date +%s)" \
+  --rate 200 --seconds 900 --stop-file "$work/redeployed" >"$work/redeploy.json" 2>"$work/redeploy.err" &
+redeploy_load=$!
+sleep 3
+if ! COMPOSE_PROJECT_NAME=${project}prod HTTP_PORT=$prod_http HTTPS_PORT=$prod_https \
+  ./install_docker.sh --env prod --timeout 400 >"$work/redeploy.log" 2>&1; then
+  touch "$work/redeployed"
+  cat "$work/redeploy.log"
+  fail "install_docker.sh --env prod (the redeploy) failed"
+fi
+sleep 2
+touch "$work/redeployed"
+if ! wait "$redeploy_load"; then
+  cat "$work/redeploy.err" "$work/redeploy.json" >&2
+  fail "the redeploy failed or lost requests (above)"
+fi
+grep -E 'rolling|replicas|nginx sends' "$work/redeploy.log" | sed 's/^ */    install_docker: /'
+web_after=$("${prod_stack[@]}" ps -q web | sort)
+worker_after=$("${prod_stack[@]}" ps -q worker | sort)
+[ -z "$(comm -12 <(echo "$web_before") <(echo "$web_after"))" ] || fail "the redeploy kept old web containers"
+[ -z "$(comm -12 <(echo "$worker_before") <(echo "$worker_after"))" ] || fail "the redeploy kept old worker containers"
+[ "$(wc -l <<<"$web_after")" = "$(wc -l <<<"$web_before")" ] || fail "web replicas: $(wc -l <<<"$web_before") before, $(wc -l <<<"$web_after") after"
+python3 - "$work/redeploy.json" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+print(f"    redeploy under load: {r['requests']} requests in {r['seconds']} s ({r['requests'] // max(r['seconds'], 1)}/s), "
+      f"{r['failed']} failed {r['failed_by_status'] or ''}, {r['hung']} hung; {r['accepted']} writes accepted, "
+      f"{r['lost']} lost, {r['duplicated']} applied twice; {r['skipped']} not sent (64 in flight)")
+PY
+pass "every web and worker replica replaced, none of the requests failed"
 # The rate limit on signing in: a burst of wrong passwords from one address is cut off by nginx with the API's JSON
 # error shape, while reads go on.
 limited=0

@@ -14,7 +14,9 @@ Usage: scripts/test.sh [--help]
   4. in the template repository only: scripts/template-check.sh generates a project and runs this script inside it
   5. when a Docker engine answers: scripts/compose-test.sh, the compose stack end to end (install_docker.sh, then
      pages, API, mail, tasks, backups through nginx; the plain docker-compose commands; dev.yml's wall; prod.yml
-     over TLS and in its Swarm form; the by-hand path), in a copy of the checkout
+     over TLS and in its Swarm form, a zero-downtime redeploy under load; the by-hand path), in a copy of the
+     checkout; then scripts/chaos-test.sh, the local stack under six faults (killed worker, web replica and cron,
+     restarted PostgreSQL, stopped RabbitMQ, a full backup target) with nothing accepted lost
   6. the checkout is as the tests found it: `git status` shows no file the tests added or changed (build output
      under the ignored target directory aside)
 
@@ -104,6 +106,8 @@ elif docker info >/dev/null 2>&1; then
   fi
   step "compose stack (scripts/compose-test.sh)"
   scripts/compose-test.sh
+  step "compose stack under faults (scripts/chaos-test.sh)"
+  scripts/chaos-test.sh
 elif [ "${COMPOSE_TEST:-auto}" = 1 ]; then
   die "COMPOSE_TEST=1 but the Docker engine does not answer"
 else
