@@ -278,7 +278,7 @@ if [ "$env" = prod ] && [ -n "$("${compose[@]}" ps -q web 2>/dev/null)" ]; then
   # shellcheck source=scripts/rolling.sh
   . "$root/scripts/rolling.sh"
   note "the stack is running: rolling redeploy of web and worker"
-  quietly "migrating (new image)" "${compose[@]}" run --rm --no-deps migrate || fail "app migrate on the new image failed" migrate
+  migrate_new_image
   roll_service web 35
   roll_service worker 40
 fi
@@ -314,11 +314,14 @@ note "every service is healthy ($((SECONDS - up_started))s after up)"
 
 # --- 7, 8 --------------------------------------------------------------------------------------------------------
 step "migrate"
-quietly "migrating" "${compose[@]}" exec -T web app migrate || fail "app migrate failed" web
+# After a rolling redeploy the web replicas are numbered on (web_3, web_4): exec into the first one there is.
+web_index=$("${compose[@]}" ps -q web | xargs docker inspect -f '{{index .Config.Labels "com.docker.compose.container-number"}}' | sort -n | head -n1)
+web_exec() { "${compose[@]}" exec -T --index "${web_index:-1}" web "$@"; }
+quietly "migrating" web_exec app migrate || fail "app migrate failed" web
 
 step "default admin user"
 if [ -n "$(env_value ADMIN_EMAIL)" ] && [ -n "$(env_value ADMIN_PASSWORD)" ]; then
-  admin=$("${compose[@]}" exec -T web app createsuperuser 2>&1) || { echo "$admin" >> "$log_file"; fail "app createsuperuser failed" web; }
+  admin=$(web_exec app createsuperuser 2>&1) || { echo "$admin" >> "$log_file"; fail "app createsuperuser failed" web; }
   echo "$admin" >> "$log_file"
   note "$(tail -n 1 <<<"$admin")"
 else

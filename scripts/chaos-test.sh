@@ -6,7 +6,7 @@ usage() {
   cat <<'EOT'
 Usage: scripts/chaos-test.sh [--keep] [--help]
 
-Installs the local stack (./install_docker.sh in a copy of the checkout under $CARGO_TARGET_DIR/chaos-test), with
+Installs the local stack (./install_docker.sh in a copy of the checkout, $CARGO_TARGET_DIR/compose-test/stack), with
 two web replicas, PostgreSQL published on loopback for the load's enqueues and checks, and a 16 MB tmpfs in the
 cron container as a backup target that fills up. Then, each under a bounded load from loopback (bench's
 chaos_load: note writes and reads through nginx, notes.create tasks through the outbox, one signup a second, for
@@ -49,7 +49,9 @@ port=${CHAOS_TEST_PORT:-18090}
 pg_port=$((port + 1))
 base=http://127.0.0.1:$port
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
-stack=$CARGO_TARGET_DIR/chaos-test/stack
+# The copy compose-test.sh works in (it brings its stacks down when it ends): cargo fingerprints a workspace by its
+# path, so the same path reuses the release build instead of compiling the application again.
+stack=$CARGO_TARGET_DIR/compose-test/stack
 work=$(mktemp -d)
 require_compose
 stack_cmd() { (cd "$stack" && "${compose_cmd[@]}" -p "$project" -f docker-compose.yml -f chaos.override.yml "$@"); }
@@ -168,7 +170,7 @@ curl -sS -c "$work/admin" -o /dev/null -H 'Content-Type: application/json' \
   -d "{\"email\":\"$(env_value ADMIN_EMAIL)\",\"password\":\"$(env_value ADMIN_PASSWORD)\"}" "$base/api/auth/login"
 
 step "the load generator (cargo build --release -p bench --bin chaos_load)"
-(cd "$root" && cargo build --release --locked --quiet -p bench --bin chaos_load) || fail "building chaos_load failed"
+cargo build --release --locked --quiet -p bench --bin chaos_load || fail "building chaos_load failed"
 loader=$CARGO_TARGET_DIR/release/chaos_load
 
 # --- 1 -------------------------------------------------------------------------------------------------------------

@@ -614,10 +614,13 @@ check_hardened "${prod_stack[@]}"
 # A redeploy with new code (a stylesheet edit, so a new app image): ./install_docker.sh --env prod again, under a load
 # of 200 requests a second over HTTPS through nginx (note writes, reads, lists, a signup a second) that ends with it.
 step "prod.yml: zero-downtime redeploy under 200 requests/s"
-(cd "$root" && cargo build --release --locked --quiet -p bench --bin chaos_load) || fail "building chaos_load failed"
+# Built in the copy, like install_docker.sh's build: cargo fingerprints a workspace by its path, so building in the
+# checkout would make the next install in the copy compile the application again.
+cargo build --release --locked --quiet -p bench --bin chaos_load || fail "building chaos_load failed"
 web_before=$("${prod_stack[@]}" ps -q web | sort)
 worker_before=$("${prod_stack[@]}" ps -q worker | sort)
-printf '\n/* redeployed at %s */\n' "$(date +%s)" >> frontend/scss/site.scss
+# A rule, not a comment (the compiled CSS drops comments): new CSS, new static files, a new app image.
+printf '\n.redeployed-%s { display: block; }\n' "$(date +%s)" >> frontend/scss/site.scss
 "$CARGO_TARGET_DIR/release/chaos_load" --base "https://127.0.0.1:$prod_https" --insecure --tag "redeploy$(date +%s)" \
   --rate 200 --seconds 900 --stop-file "$work/redeployed" >"$work/redeploy.json" 2>"$work/redeploy.err" &
 redeploy_load=$!

@@ -11,6 +11,16 @@
 #      tasks it runs; a task it cannot finish is redelivered, never lost), then remove them;
 #   4. web: nginx back on the service name, which now names only the new replicas.
 
+# Pending migrations, applied by the one-off `migrate` service on the new image (with its secrets, as on any start).
+migrate_new_image() {
+  local id code
+  "${compose[@]}" up -d --no-deps migrate >>"$log_file" 2>&1 || fail "starting migrate on the new image failed" migrate
+  id=$("${compose[@]}" ps -q migrate)
+  code=$(docker wait "$id")
+  [ "$code" = 0 ] || fail "app migrate on the new image failed (exit $code)" migrate
+  note "migrations applied on the new image"
+}
+
 # The containers of service $1, running or not.
 service_containers() { "${compose[@]}" ps -q "$1" | sort; }
 

@@ -76,6 +76,12 @@ impl AppState {
 
 pub(crate) use route::resource;
 
+/// How long an idle connection is kept open: longer than nginx keeps its idle connections to the web role
+/// (`keepalive_timeout 60s` in nginx.conf), so that nginx, not the application, closes one. Otherwise a request nginx
+/// sends on a connection at the moment the application times it out fails: a GET is passed to another replica, but a
+/// POST is not (it may have been sent), and the client gets a 502.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
+
 /// Every route. Separate from [`Application`] so it can be mounted in other test setups.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::{account, auth, notes as note_pages};
@@ -183,6 +189,7 @@ impl Application {
                 .wrap(from_fn(request_id::middleware))
         })
         .workers(http.workers)
+        .keep_alive(KEEP_ALIVE)
         .shutdown_timeout(http.shutdown_timeout.as_secs())
         .listen(listener)
         .context("listening")?
