@@ -78,7 +78,7 @@ fn app_pages(manifest_dir: &Path, out_dir: &Path) {
     for (name, _) in &pages {
         writeln!(
             code,
-            "    cfg.service(crate::http::resource({name}::PATH).route(actix_web::web::get().to({name}::show)));"
+            "    cfg.service(crate::http::resource({name}::PATH).get({name}::show));"
         )
         .unwrap();
     }
