@@ -76,11 +76,7 @@ fn app_pages(manifest_dir: &Path, out_dir: &Path) {
     code.push_str("\n/// Routes every page of `src/http/pages/app/` (GET; other methods 405).\n");
     code.push_str("pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {\n    let _ = &cfg;\n");
     for (name, _) in &pages {
-        writeln!(
-            code,
-            "    cfg.service(crate::http::resource({name}::PATH).get({name}::show));"
-        )
-        .unwrap();
+        writeln!(code, "    cfg.service(crate::http::resource({name}::PATH).get({name}::show));").unwrap();
     }
     code.push_str("}\n");
     std::fs::write(out_dir.join("app_pages.rs"), code).expect("writing the page routes");
