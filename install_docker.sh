@@ -315,7 +315,7 @@ note "every service is healthy ($((SECONDS - up_started))s after up)"
 # --- 7, 8 --------------------------------------------------------------------------------------------------------
 step "migrate"
 # After a rolling redeploy the web replicas are numbered on (web_3, web_4): exec into the first one there is.
-web_index=$("${compose[@]}" ps -q web | xargs docker inspect -f '{{index .Config.Labels "com.docker.compose.container-number"}}' | sort -n | head -n1)
+web_index=$("${compose[@]}" ps -q web | xargs -r docker inspect -f '{{index .Config.Labels "com.docker.compose.container-number"}}' | sort -n | head -n1)
 web_exec() { "${compose[@]}" exec -T --index "${web_index:-1}" web "$@"; }
 quietly "migrating" web_exec app migrate || fail "app migrate failed" web
 
