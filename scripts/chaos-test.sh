@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOT'
-Usage: scripts/chaos-test.sh [--keep] [--help]
+Usage: scripts/chaos-test.sh [--only LIST] [--keep] [--help]
 
 Installs the local stack (./install_docker.sh in a copy of the checkout, $CARGO_TARGET_DIR/compose-test/stack), with
 two web replicas, PostgreSQL published on loopback for the load's enqueues and checks, and a 16 MB tmpfs in the
@@ -24,7 +24,8 @@ After each load: every accepted write is there exactly once (notes, tasks' notes
 no request went without an answer past 65 s. Prints the table of faults: requests, accepted, completed, lost,
 duplicated, failed (by status), hung.
 
-  --keep   leave the stack running at the end
+  --only LIST  run only these faults, by number, e.g. --only 2,4 (default: all six)
+  --keep       leave the stack running at the end
 
 Project ${CHAOS_TEST_PROJECT:-apptestchaos}, port ${CHAOS_TEST_PORT:-18090} (nginx) and the one after it (PostgreSQL).
 Needs Docker, curl, python3 and cargo (the load generator is built with the workspace).
@@ -32,12 +33,22 @@ EOT
 }
 
 keep=0
-case "${1:-}" in
-  -h|--help) usage; exit 0 ;;
-  --keep) keep=1 ;;
-  "") ;;
-  *) echo "chaos-test: unknown argument: $1 (see --help)" >&2; exit 2 ;;
-esac
+only=1,2,3,4,5,6
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --keep) keep=1 ;;
+    --only)
+      [[ "${2:-}" =~ ^[1-6](,[1-6])*$ ]] \
+        || { echo "chaos-test: --only takes fault numbers from 1 to 6, separated by commas (e.g. 2,4)" >&2; exit 2; }
+      only=$2
+      shift ;;
+    *) echo "chaos-test: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+# Whether fault $1 is among those to run.
+runs() { [[ ",$only," == *",$1,"* ]]; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -81,13 +92,8 @@ container() { stack_cmd ps -q "$1" | head -n1; }
 
 # Every container running and healthy (one-offs exited 0), within 240 s.
 wait_healthy() {
-  local deadline=$((SECONDS + 240)) pending
-  while :; do
-    pending=$(container_states stack_cmd | awk '($2 == "exited" && $4 != 0) || ($2 != "exited" && $3 != "healthy" && $3 != "none") { print $1 ":" $2 ":" $3 }')
-    [ -z "$pending" ] && return 0
-    [ $SECONDS -lt $deadline ] || fail "not healthy after 240s: $pending"
-    sleep 2
-  done
+  local pending
+  pending=$(wait_stack_healthy 240 stack_cmd) || fail "not healthy after 240s: $pending"
 }
 
 # The load in the background ("$@": chaos_load's flags after the tag); `settle` waits for it and keeps its row.
@@ -174,107 +180,119 @@ cargo build --release --locked --quiet -p bench --bin chaos_load || fail "buildi
 loader=$CARGO_TARGET_DIR/release/chaos_load
 
 # --- 1 -------------------------------------------------------------------------------------------------------------
-step "1. docker kill the worker in the middle of its tasks"
-load kill-worker --seconds 30 --slow-tasks 4
-wait_for_sql "SELECT count(*) FROM tasks WHERE task_name = 'probe' AND state = 'running'" 30
-worker=$(container worker)
-docker kill "$worker" >/dev/null
-running=$(sql "SELECT count(*) FROM tasks WHERE state = 'running'")
-echo "    killed the worker with $running tasks running; starting it again in 5 s"
-sleep 5
-docker start "$worker" >/dev/null
-settle kill-worker
-redelivered=$(sql "SELECT count(*) FROM (SELECT task_id FROM task_runs GROUP BY task_id HAVING count(*) > 1) t")
-pass "the tasks the killed worker had ran again ($redelivered tasks have more than one run), none lost or applied twice"
+if runs 1; then
+  step "1. docker kill the worker in the middle of its tasks"
+  load kill-worker --seconds 30 --slow-tasks 4
+  wait_for_sql "SELECT count(*) FROM tasks WHERE task_name = 'probe' AND state = 'running'" 30
+  worker=$(container worker)
+  docker kill "$worker" >/dev/null
+  running=$(sql "SELECT count(*) FROM tasks WHERE state = 'running'")
+  echo "    killed the worker with $running tasks running; starting it again in 5 s"
+  sleep 5
+  docker start "$worker" >/dev/null
+  settle kill-worker
+  redelivered=$(sql "SELECT count(*) FROM (SELECT task_id FROM task_runs GROUP BY task_id HAVING count(*) > 1) t")
+  pass "the tasks the killed worker had ran again ($redelivered tasks have more than one run), none lost or applied twice"
+fi
 
 # --- 2 -------------------------------------------------------------------------------------------------------------
-step "2. docker restart postgres"
-web_starts=$(for id in $(stack_cmd ps -q web); do docker inspect -f '{{.State.StartedAt}} {{.RestartCount}}' "$id"; done)
-load restart-postgres --seconds 40 --allow 503
-sleep 8
-restart_started=$SECONDS
-docker restart "$(container postgres)" >/dev/null
-echo "    postgres restarted in $((SECONDS - restart_started)) s"
-settle restart-postgres
-web_after=$(for id in $(stack_cmd ps -q web); do docker inspect -f '{{.State.StartedAt}} {{.RestartCount}}' "$id"; done)
-[ "$web_starts" = "$web_after" ] || fail "a web container restarted: $web_starts -> $web_after"
-code=$(curl -sS -o /dev/null -w '%{http_code}' "$base/readyz")
-[ "$code" = 200 ] || fail "/readyz after the restart: $code"
-pass "503 while PostgreSQL was down (no other failure), web recovered without a restart of its own"
+if runs 2; then
+  step "2. docker restart postgres"
+  web_starts=$(for id in $(stack_cmd ps -q web); do docker inspect -f '{{.State.StartedAt}} {{.RestartCount}}' "$id"; done)
+  load restart-postgres --seconds 40 --allow 503
+  sleep 8
+  restart_started=$SECONDS
+  docker restart "$(container postgres)" >/dev/null
+  echo "    postgres restarted in $((SECONDS - restart_started)) s"
+  settle restart-postgres
+  web_after=$(for id in $(stack_cmd ps -q web); do docker inspect -f '{{.State.StartedAt}} {{.RestartCount}}' "$id"; done)
+  [ "$web_starts" = "$web_after" ] || fail "a web container restarted: $web_starts -> $web_after"
+  code=$(curl -sS -o /dev/null -w '%{http_code}' "$base/readyz")
+  [ "$code" = 200 ] || fail "/readyz after the restart: $code"
+  pass "503 while PostgreSQL was down (no other failure), web recovered without a restart of its own"
+fi
 
 # --- 3 -------------------------------------------------------------------------------------------------------------
-step "3. docker stop rabbitmq for 30 s"
-load stop-rabbitmq --seconds 50
-sleep 8
-docker stop "$(container rabbitmq)" >/dev/null
-sleep 30
-docker start "$(container rabbitmq)" >/dev/null
-settle stop-rabbitmq
-pass "every request accepted while the broker was away; every task accepted meanwhile ran afterwards"
+if runs 3; then
+  step "3. docker stop rabbitmq for 30 s"
+  load stop-rabbitmq --seconds 50
+  sleep 8
+  docker stop "$(container rabbitmq)" >/dev/null
+  sleep 30
+  docker start "$(container rabbitmq)" >/dev/null
+  settle stop-rabbitmq
+  pass "every request accepted while the broker was away; every task accepted meanwhile ran afterwards"
+fi
 
 # --- 4 -------------------------------------------------------------------------------------------------------------
-step "4. docker kill one of the two web replicas under load"
-load kill-web --seconds 30 --allow-post-failures
-sleep 8
-victim=$(stack_cmd ps -q web | tail -n1)
-docker kill "$victim" >/dev/null
-settle kill-web
-docker start "$victim" >/dev/null
-wait_healthy
-stack_cmd exec -T nginx nginx -e stderr -s reload 2>/dev/null
-pass "no read failed (nginx passed them on); writes cut off in flight are in the table's failed column"
+if runs 4; then
+  step "4. docker kill one of the two web replicas under load"
+  load kill-web --seconds 30 --allow-post-failures
+  sleep 8
+  victim=$(stack_cmd ps -q web | tail -n1)
+  docker kill "$victim" >/dev/null
+  settle kill-web
+  docker start "$victim" >/dev/null
+  wait_healthy
+  stack_cmd exec -T nginx nginx -e stderr -s reload 2>/dev/null
+  pass "no read failed (nginx passed them on); writes cut off in flight are in the table's failed column"
+fi
 
 # --- 5 -------------------------------------------------------------------------------------------------------------
-step "5. a backup target that fills up"
-small=(-e BACKUP_LOCAL_DIR=/small-target)
-stack_cmd exec -T "${small[@]}" cron app backup create >"$work/older.log" 2>&1 \
-  || { cat "$work/older.log"; fail "the first backup into the small target failed"; }
-older=$(stack_cmd exec -T "${small[@]}" cron app backup list --json | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['name'])")
-stack_cmd exec -T cron sh -c 'cat /dev/zero > /small-target/filler' 2>/dev/null || true
-if stack_cmd exec -T "${small[@]}" cron app cron run nightly-backup >"$work/full.log" 2>&1; then
-  fail "a backup into a full target succeeded"
+if runs 5; then
+  step "5. a backup target that fills up"
+  small=(-e BACKUP_LOCAL_DIR=/small-target)
+  stack_cmd exec -T "${small[@]}" cron app backup create >"$work/older.log" 2>&1 \
+    || { cat "$work/older.log"; fail "the first backup into the small target failed"; }
+  older=$(stack_cmd exec -T "${small[@]}" cron app backup list --json | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['name'])")
+  stack_cmd exec -T cron sh -c 'cat /dev/zero > /small-target/filler' 2>/dev/null || true
+  if stack_cmd exec -T "${small[@]}" cron app cron run nightly-backup >"$work/full.log" 2>&1; then
+    fail "a backup into a full target succeeded"
+  fi
+  grep -i 'no space left' "$work/full.log" >/dev/null || { cat "$work/full.log"; fail "the failed backup does not say the target is full"; }
+  pass "the backup failed, saying: $(grep -io 'no space left on device[^"]*' "$work/full.log" | head -n1 | cut -c1-80)"
+  last=$(last_cron_run nightly-backup)
+  [[ "$last" == failed* ]] && grep -qi 'no space left' <<<"$last" || fail "the dashboard does not show the failed run: $last"
+  pass "the dashboard (/monitor/api/cron) shows the run failed, with the error"
+  listed=$(stack_cmd exec -T "${small[@]}" cron app backup list --json | python3 -c "import json,sys; print(' '.join(json.loads(l)['name'] for l in sys.stdin))")
+  [ "$listed" = "$older" ] || fail "backups listed after the failure: '$listed', expected only '$older'"
+  stack_cmd exec -T cron rm -f /small-target/filler
+  stack_cmd exec -T "${small[@]}" cron app backup verify "$older" >"$work/verify.log" 2>&1 \
+    || { cat "$work/verify.log"; fail "the older backup no longer verifies"; }
+  pass "the older backup ($older) is listed alone and still verifies"
+  rows+=("full-target")
 fi
-grep -i 'no space left' "$work/full.log" >/dev/null || { cat "$work/full.log"; fail "the failed backup does not say the target is full"; }
-pass "the backup failed, saying: $(grep -io 'no space left on device[^"]*' "$work/full.log" | head -n1 | cut -c1-80)"
-last=$(last_cron_run nightly-backup)
-[[ "$last" == failed* ]] && grep -qi 'no space left' <<<"$last" || fail "the dashboard does not show the failed run: $last"
-pass "the dashboard (/monitor/api/cron) shows the run failed, with the error"
-listed=$(stack_cmd exec -T "${small[@]}" cron app backup list --json | python3 -c "import json,sys; print(' '.join(json.loads(l)['name'] for l in sys.stdin))")
-[ "$listed" = "$older" ] || fail "backups listed after the failure: '$listed', expected only '$older'"
-stack_cmd exec -T cron rm -f /small-target/filler
-stack_cmd exec -T "${small[@]}" cron app backup verify "$older" >"$work/verify.log" 2>&1 \
-  || { cat "$work/verify.log"; fail "the older backup no longer verifies"; }
-pass "the older backup ($older) is listed alone and still verifies"
-rows+=("full-target")
 
 # --- 6 -------------------------------------------------------------------------------------------------------------
-step "6. docker kill cron in the middle of a backup"
-# 300 MB of random text (one different string a row), which no compression shrinks much: a dump of some seconds.
-sql "CREATE TABLE chaos_ballast AS SELECT g, (SELECT string_agg(md5(random()::text || i || g), '') FROM generate_series(1, 64) i) AS filler FROM generate_series(1, 150000) g" >/dev/null
-echo "    the database now holds $(sql "SELECT pg_size_pretty(pg_database_size(current_database()))")"
-before=$(stack_cmd exec -T cron app backup list --json | wc -l)
-stack_cmd exec -d cron app cron run nightly-backup
-deadline=$((SECONDS + 120))
-until stack_cmd exec -T cron sh -c "find /backups -name '*#*' -size +20M | grep . >/dev/null"; do
-  [ $SECONDS -lt $deadline ] || fail "no backup in progress appeared in /backups"
-  sleep 0.5
-done
-docker kill "$(container cron)" >/dev/null
-echo "    killed cron with a backup in progress (more than 20 MB of its dump written)"
-docker start "$(container cron)" >/dev/null
-wait_healthy
-after=$(stack_cmd exec -T cron app backup list --json | wc -l)
-[ "$after" = "$before" ] || fail "a partial backup is listed: $before before the kill, $after after"
-pass "no partial backup listed ($after backups, as before the kill)"
-stack_cmd exec -T cron app cron run nightly-backup >"$work/next.log" 2>&1 || { tail -n 30 "$work/next.log"; fail "the next backup run failed"; }
-newest=$(stack_cmd exec -T cron app backup list --json | head -n1)
-python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d['verified'] is True, d" "$newest" \
-  || fail "the next backup is not verified: $newest"
-interrupted=$(sql "SELECT count(*) FROM cron_runs WHERE job = 'nightly-backup' AND status = 'interrupted'")
-[ "$interrupted" -ge 1 ] || fail "the killed run is not recorded as interrupted"
-pass "the next run succeeded and verified; the killed run is recorded as interrupted"
-sql "DROP TABLE chaos_ballast" >/dev/null
-rows+=("kill-cron")
+if runs 6; then
+  step "6. docker kill cron in the middle of a backup"
+  # 300 MB of random text (one different string a row), which no compression shrinks much: a dump of some seconds.
+  sql "CREATE TABLE chaos_ballast AS SELECT g, (SELECT string_agg(md5(random()::text || i || g), '') FROM generate_series(1, 64) i) AS filler FROM generate_series(1, 150000) g" >/dev/null
+  echo "    the database now holds $(sql "SELECT pg_size_pretty(pg_database_size(current_database()))")"
+  before=$(stack_cmd exec -T cron app backup list --json | wc -l)
+  stack_cmd exec -d cron app cron run nightly-backup
+  deadline=$((SECONDS + 120))
+  until stack_cmd exec -T cron sh -c "find /backups -name '*#*' -size +20M | grep . >/dev/null"; do
+    [ $SECONDS -lt $deadline ] || fail "no backup in progress appeared in /backups"
+    sleep 0.5
+  done
+  docker kill "$(container cron)" >/dev/null
+  echo "    killed cron with a backup in progress (more than 20 MB of its dump written)"
+  docker start "$(container cron)" >/dev/null
+  wait_healthy
+  after=$(stack_cmd exec -T cron app backup list --json | wc -l)
+  [ "$after" = "$before" ] || fail "a partial backup is listed: $before before the kill, $after after"
+  pass "no partial backup listed ($after backups, as before the kill)"
+  stack_cmd exec -T cron app cron run nightly-backup >"$work/next.log" 2>&1 || { tail -n 30 "$work/next.log"; fail "the next backup run failed"; }
+  newest=$(stack_cmd exec -T cron app backup list --json | head -n1)
+  python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d['verified'] is True, d" "$newest" \
+    || fail "the next backup is not verified: $newest"
+  interrupted=$(sql "SELECT count(*) FROM cron_runs WHERE job = 'nightly-backup' AND status = 'interrupted'")
+  [ "$interrupted" -ge 1 ] || fail "the killed run is not recorded as interrupted"
+  pass "the next run succeeded and verified; the killed run is recorded as interrupted"
+  sql "DROP TABLE chaos_ballast" >/dev/null
+  rows+=("kill-cron")
+fi
 
 # --- the table -----------------------------------------------------------------------------------------------------
 step "the table"

@@ -118,13 +118,8 @@ expect() {
 
 # Every container of the plain stack ("$@": extra compose flags) running and healthy, one-offs exited 0.
 wait_healthy() {
-  local deadline=$((SECONDS + 240)) pending
-  while :; do
-    pending=$(container_states plain "$@" | awk '($2 == "exited" && $4 != 0) || ($2 != "exited" && $3 != "healthy" && $3 != "none") { print $1 ":" $3 }')
-    [ -z "$pending" ] && return 0
-    [ $SECONDS -lt $deadline ] || fail "not healthy after 240s: $pending"
-    sleep 2
-  done
+  local pending
+  pending=$(wait_stack_healthy 240 plain "$@") || fail "not healthy after 240s: $pending"
 }
 
 # The commands of the README on an installed stack ("$@": -f dev.yml, or nothing), and that they keep the data

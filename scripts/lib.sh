@@ -36,6 +36,21 @@ container_states() {
   done
 }
 
+# Waits up to $1 seconds until every container of a compose stack ("${@:2}": the compose command and its flags) is
+# running and healthy (or running with no health check), and every one-off that ended exited 0. On time out, prints
+# the containers still pending ("service:status:health", one per line) and returns 1.
+wait_stack_healthy() {
+  local deadline=$((SECONDS + $1)) pending
+  shift
+  while :; do
+    pending=$(container_states "$@" \
+      | awk '($2 == "exited" && $4 != 0) || ($2 != "exited" && $3 != "healthy" && $3 != "none") { print $1 ":" $2 ":" $3 }')
+    [ -z "$pending" ] && return 0
+    [ $SECONDS -lt $deadline ] || { echo "$pending"; return 1; }
+    sleep 2
+  done
+}
+
 # find_compose, or die saying what is missing.
 require_compose() {
   find_compose || die "Docker Compose is not installed (neither 'docker compose' (v2) nor 'docker-compose' (v1) answers)"

@@ -297,22 +297,32 @@ impl Publisher {
         timeout: Duration,
     ) -> anyhow::Result<()> {
         let receiver = self.send(exchange, routing_key, properties, body).await?;
-        confirmed(receiver, timeout).await
+        self.confirmed(receiver, timeout).await
+    }
+
+    /// Waits for the confirm of one [`Publisher::send`], at most `timeout`. A connection that fails (the network,
+    /// not the broker: no close arrives) ends the wait as soon as amqprs sees it, instead of after `timeout`.
+    pub async fn confirmed(&self, receiver: oneshot::Receiver<bool>, timeout: Duration) -> anyhow::Result<()> {
+        let lost = async {
+            while self.channel.is_connection_open() && self.channel.is_open() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let verdict = tokio::select! {
+            verdict = tokio::time::timeout(timeout, receiver) => verdict,
+            () = lost => anyhow::bail!("the connection to RabbitMQ closed before it confirmed the message"),
+        };
+        match verdict {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => anyhow::bail!("RabbitMQ refused the message (nack)"),
+            Ok(Err(_)) => anyhow::bail!("the channel closed before RabbitMQ confirmed the message"),
+            Err(_) => anyhow::bail!("RabbitMQ did not confirm the message within {timeout:?}"),
+        }
     }
 }
 
 /// How long a publish may wait for its confirm before it counts as failed.
 pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Waits for one confirm.
-pub async fn confirmed(receiver: oneshot::Receiver<bool>, timeout: Duration) -> anyhow::Result<()> {
-    match tokio::time::timeout(timeout, receiver).await {
-        Ok(Ok(true)) => Ok(()),
-        Ok(Ok(false)) => anyhow::bail!("RabbitMQ refused the message (nack)"),
-        Ok(Err(_)) => anyhow::bail!("the channel closed before RabbitMQ confirmed the message"),
-        Err(_) => anyhow::bail!("RabbitMQ did not confirm the message within {timeout:?}"),
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,9 @@
 //! runtime image needs no PostgreSQL client library (the cron image adds pg_dump and pg_restore for [`Database::tool`]).
 //! Migrations are compiled into the binary and run only by the `migrate` command, never implicitly at server start.
 
-use std::time::Duration;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use deadpool::managed::{Object, Pool};
@@ -25,11 +27,35 @@ pub type DbConn = Object<Manager>;
 /// A connection handed out again within this long of its last checkout is not pinged first.
 const VERIFY_AFTER_IDLE: Duration = Duration::from_secs(1);
 
+/// When this process last saw a query fail because its connection went away ([`connection_lost`]), in nanoseconds
+/// after [`EPOCH`] plus one; 0 for never.
+static LAST_LOSS: AtomicU64 = AtomicU64::new(0);
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn since_epoch(at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(*EPOCH).as_nanos()).unwrap_or(u64::MAX - 1)
+}
+
+/// Records that a query failed because its connection was lost (a restart, a failover, a terminated backend): every
+/// pooled connection checked out before now is verified before it is handed out again. The connection that failed
+/// is among them, and its client may not have seen the socket close yet ([`AsyncPgConnection`]'s `is_broken`
+/// would still say no); nor would the others that the same restart cut.
+pub fn connection_lost() {
+    LAST_LOSS.fetch_max(since_epoch(Instant::now()) + 1, Ordering::Relaxed);
+}
+
+/// Whether a connection loss was recorded at or after `at`.
+fn lost_since(at: Instant) -> bool {
+    let last = LAST_LOSS.load(Ordering::Relaxed);
+    last != 0 && last > since_epoch(at)
+}
+
 /// diesel-async's pool manager, except that a connection in steady use is handed out without the `SELECT 1` its
 /// default recycling sends first: under load that ping was one of every two round trips of a one-query request.
 /// A connection idle for [`VERIFY_AFTER_IDLE`] is still verified, so one that died quietly (a database restart
-/// while the site was idle) is replaced before a request gets it; one that breaks under load fails its request
-/// (503) and is discarded.
+/// while the site was idle) is replaced before a request gets it; so is every connection out when a query failed
+/// for a lost connection ([`connection_lost`]): the request that met the loss answers 503, the next one gets a
+/// connection that works.
 #[derive(Debug)]
 pub struct Manager(AsyncDieselConnectionManager<AsyncPgConnection>);
 
@@ -47,7 +73,11 @@ impl deadpool::managed::Manager for Manager {
         metrics: &deadpool::managed::Metrics,
     ) -> deadpool::managed::RecycleResult<PoolError> {
         let last_out = metrics.recycled.unwrap_or(metrics.created);
-        if last_out.elapsed() < VERIFY_AFTER_IDLE && !conn.is_broken() && !std::thread::panicking() {
+        if last_out.elapsed() < VERIFY_AFTER_IDLE
+            && !lost_since(last_out)
+            && !conn.is_broken()
+            && !std::thread::panicking()
+        {
             return Ok(());
         }
         self.0.recycle(conn, metrics).await

@@ -109,6 +109,7 @@ impl From<diesel::result::Error> for AppError {
         match err {
             diesel::result::Error::NotFound => Self::NotFound,
             other if connection_lost(&other) => {
+                crate::db::connection_lost();
                 tracing::warn!(error = %other, "database connection lost during the request");
                 Self::Unavailable
             }
@@ -164,6 +165,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let message = match self {
             Self::Internal(cause) if lost_in(cause) => {
+                crate::db::connection_lost();
                 tracing::warn!(error = format!("{cause:#}"), "database connection lost during the request");
                 Self::Unavailable.to_string()
             }

@@ -2,7 +2,9 @@
 //! carries them as `NAME.media.tar` (its size and SHA-256 in the manifest), so that a restore brings back both the
 //! rows and the files they name. Files in a bucket are not copied: see "Media" in docs/backups.md.
 //!
-//! - Create: `tar` of `<media>/notes` streamed into a multipart upload, hashed on the way, before the dump.
+//! - Create: `tar` of `<media>/notes` streamed into a multipart upload, hashed on the way, after the dump (every
+//!   row in the dump then names a file already in the archive) and before the manifest, which makes the backup
+//!   exist.
 //! - Restore: the archive is unpacked into a staging directory inside the media directory, its checksum checked
 //!   over the same bytes, and only then are its files (keys of the application's shape only) moved into place. It
 //!   runs before the database is swapped, so a bad archive leaves both the files and the database as they were.

@@ -13,6 +13,7 @@ pub mod json;
 pub mod login;
 pub mod notes;
 pub mod openapi;
+pub mod openapi_resources;
 pub mod pages;
 pub mod request_id;
 pub mod route;

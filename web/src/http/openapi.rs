@@ -11,7 +11,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{email_links, files, health, login, notes};
+use crate::http::{email_links, files, health, login, notes, openapi_resources};
 
 /// The name of the session scheme (the `session` cookie).
 pub const SESSION: &str = "session";
@@ -56,18 +56,31 @@ pub const CSRF: &str = "csrf";
 )]
 pub struct ApiDoc;
 
-/// The document as JSON, with the site's name as its title; built once.
-pub fn document(app_name: &str) -> &'static str {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    DOCUMENT.get_or_init(|| {
+/// The whole document: the handlers' annotations, the links between operations, and every generated resource
+/// (`http::openapi_resources`); built once.
+fn value() -> &'static serde_json::Value {
+    static VALUE: OnceLock<serde_json::Value> = OnceLock::new();
+    VALUE.get_or_init(|| {
         let mut doc = ApiDoc::openapi();
-        doc.info.title = format!("{app_name} API");
         doc.info.version = env!("CARGO_PKG_VERSION").to_string();
         let mut value = serde_json::to_value(&doc).unwrap_or_default();
         add_links(&mut value);
         // At least one of the two (utoipa 5.5 writes `min_properties` as maxProperties, so it is said here).
         value["components"]["schemas"]["NotePatch"]["anyOf"] =
             serde_json::json!([{ "required": ["title"] }, { "required": ["body"] }]);
+        for names in crate::http::resources::app::NAV {
+            openapi_resources::add(&mut value, names);
+        }
+        value
+    })
+}
+
+/// The document as JSON, with the site's name as its title; built once.
+pub fn document(app_name: &str) -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut value = value().clone();
+        value["info"]["title"] = serde_json::Value::from(format!("{app_name} API"));
         serde_json::to_string_pretty(&value).unwrap_or_else(|err| {
             tracing::error!(%err, "serializing the OpenAPI document");
             String::from("{}")
@@ -191,16 +204,21 @@ fn error(description: &str) -> RefOr<Response> {
 
 /// The operations of the document, for the docs page: (method, path, summary, tag), in path order.
 pub fn operations() -> Vec<(String, String, String, String)> {
-    let doc = ApiDoc::openapi();
     let mut listed = Vec::new();
-    for (path, item) in &doc.paths.paths {
-        for (method, operation) in
-            [("GET", &item.get), ("POST", &item.post), ("PATCH", &item.patch), ("DELETE", &item.delete)]
-        {
-            if let Some(operation) = operation {
-                let summary = operation.summary.clone().unwrap_or_default();
-                let tag = operation.tags.as_ref().and_then(|tags| tags.first()).cloned().unwrap_or_default();
-                listed.push((method.to_string(), path.clone(), summary, tag));
+    let Some(paths) = value()["paths"].as_object() else { return listed };
+    let mut paths: Vec<_> = paths.iter().collect();
+    paths.sort_by(|a, b| a.0.cmp(b.0));
+    for (path, item) in paths {
+        for method in ["get", "post", "patch", "delete"] {
+            let operation = &item[method];
+            if operation.is_object() {
+                let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_string();
+                listed.push((
+                    method.to_uppercase(),
+                    path.clone(),
+                    text(&operation["summary"]),
+                    text(&operation["tags"][0]),
+                ));
             }
         }
     }

@@ -225,7 +225,7 @@ pub async fn publish_batch(pool: &DbPool, publisher: &Publisher, limit: i64) -> 
             confirms.push(publisher.send(broker::EXCHANGE, &row.queue, properties, body).await?);
         }
         for confirm in confirms {
-            broker::confirmed(confirm, broker::CONFIRM_TIMEOUT).await?;
+            publisher.confirmed(confirm, broker::CONFIRM_TIMEOUT).await?;
         }
         let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
         // No wait for the WAL flush: a mark that a PostgreSQL crash loses publishes the batch again, the worst case

@@ -3,6 +3,7 @@
 //! restore over changed data); on the two network stores, a backup killed mid-upload leaves nothing listed, and one
 //! whose connection is cut mid-upload through a TCP relay still completes and restores.
 
+use std::io::Read as _;
 use std::os::unix::process::ExitStatusExt as _;
 use std::time::{Duration, Instant};
 
@@ -283,6 +284,44 @@ async fn gcs_backup_killed_mid_upload_leaves_nothing_listed() {
 #[tokio::test]
 async fn s3_backup_killed_mid_upload_leaves_nothing_listed() {
     killed_mid_upload(Backend::S3).await;
+}
+
+/// The manifest is written last: a backup killed after its dump was complete, while its media archive was going
+/// up, is not listed (its dump alone would restore rows naming files it does not hold).
+#[tokio::test]
+async fn s3_backup_killed_while_archiving_media_leaves_nothing_listed() {
+    let db = TestDb::migrated().await;
+    let store = Store::new(Backend::S3).await;
+    // 24 MiB of files that no compression shrinks; the dump of an empty database is a few kilobytes.
+    let media = tempdir();
+    let mut noise = std::fs::File::open("/dev/urandom").unwrap();
+    for n in 0..3 {
+        let dir = media.join("notes").join(uuid::Uuid::new_v4().to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut file = std::fs::File::create(dir.join(format!("file-{n}.bin"))).unwrap();
+        std::io::copy(&mut noise.by_ref().take(8 * 1024 * 1024), &mut file).unwrap();
+    }
+    let relay = TcpProxy::start(store.server().parse().unwrap()).await;
+    let mut env = store.env_through(&db, &format!("127.0.0.1:{}", relay.port));
+    env.push(("MEDIA_STORAGE".into(), "local".into()));
+    env.push(("MEDIA_LOCAL_DIR".into(), media.to_str().unwrap().into()));
+    let mut create = AppProcess::start(&["backup", "create"], &refs(&env));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while relay.upstream_bytes() < 4 * 1024 * 1024 {
+        assert!(create.child.try_wait().unwrap().is_none(), "backup finished before it could be killed");
+        assert!(Instant::now() < deadline, "no media upload started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    create.signal("KILL");
+    relay.cut();
+    let status = tokio::task::spawn_blocking(move || create.wait_exit(Duration::from_secs(10))).await.unwrap();
+    assert_eq!(status.signal(), Some(9), "killed mid-archive");
+    let objects = store.objects().await;
+    assert!(objects.contains(".dump"), "the dump was complete when the kill came: {objects}");
+    assert!(!objects.contains(".media.tar"), "no media archive visible: {objects}");
+    let listing_env = store.env(&db);
+    assert!(tokio::task::spawn_blocking(move || urls(&listing_env)).await.unwrap().is_empty(), "no backup listed");
+    std::fs::remove_dir_all(&media).unwrap();
 }
 
 /// The connection carrying the dump is cut after 3 MiB (inside the first part): the upload resumes and the backup

@@ -11,15 +11,20 @@ use super::{Layout, render};
 use crate::error::{AppResult, FieldErrors};
 use crate::http::fields::{Kind, Spec};
 
-/// How a resource is named on its pages.
+/// How a resource is named on its pages and in the API's OpenAPI document (`http::openapi_resources`).
 #[derive(Debug, Clone, Copy)]
 pub struct Names {
-    /// Where its pages live: `/products` (the list), `/products/new`, `/products/{id}/edit`.
+    /// Where its pages live: `/products` (the list), `/products/new`, `/products/{id}/edit`; the API is under `/api`
+    /// followed by the same path.
     pub path: &'static str,
     /// One record, in a sentence: "product".
     pub one: &'static str,
     /// The list's heading: "Products".
     pub title: &'static str,
+    /// The record's schema in the OpenAPI document: "Product".
+    pub schema: &'static str,
+    /// Its fields.
+    pub fields: &'static [Spec],
 }
 
 /// One row of the list: its id and a cell per field.
