@@ -90,7 +90,11 @@ pub async fn track(
     let method = req.method().as_str().to_string();
     let response = next.call(req).await?;
     if let Some(metrics) = metrics {
-        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
+        let request = response.request();
+        let route = match request.app_data::<crate::http::route::RoutePattern>() {
+            Some(pattern) => std::borrow::Cow::Borrowed(pattern.0.as_str()),
+            None => request.match_pattern().map_or(std::borrow::Cow::Borrowed("unmatched"), std::borrow::Cow::Owned),
+        };
         metrics.observe(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
     }
     Ok(response)

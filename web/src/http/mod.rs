@@ -86,7 +86,22 @@ const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
 /// Every route. Separate from [`Application`] so it can be mounted in other test setups.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::{account, auth, notes as note_pages};
-    cfg.service(resource("/").get(pages::home))
+    // The API first: actix tries resources in order and matches each one with a path pattern (a regular
+    // expression) against the request's path, so the routes taken most are listed before the pages.
+    cfg.service(resource("/api/notes").get(notes::list).post(notes::create))
+        .service(resource("/api/notes/{id}").get(notes::get).patch(notes::update).delete(notes::delete))
+        .service(resource("/api/openapi.json").get(pages::api_docs::document))
+        .service(resource("/api/docs").get(pages::api_docs::show))
+        .service(resource("/api/auth/signup").post(login::signup))
+        .service(resource("/api/auth/login").post(login::login))
+        .service(resource("/api/auth/logout").post(login::logout))
+        .service(resource("/api/auth/me").get(login::me))
+        .service(resource("/api/auth/verify-email").post(email_links::verify_email))
+        .service(resource("/api/auth/password-reset").post(email_links::request_reset))
+        .service(resource("/api/auth/password-reset/confirm").post(email_links::confirm_reset))
+        .service(resource("/api/notes/{id}/files").get(files::list).post(files::upload))
+        .service(resource("/api/notes/{id}/files/{file}").get(files::download).delete(files::delete))
+        .service(resource("/").get(pages::home))
         .service(resource("/healthz").get(health::healthz))
         .service(resource("/metrics").get(crate::metrics::web_metrics))
         .service(resource("/readyz").get(health::readyz))
@@ -108,23 +123,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/notes/{id}/files/{file}/delete").post(pages::note_files::delete))
         .configure(pages::app::routes)
         .configure(resources::app::routes)
-        .service(resource("/static/{path:.*}").get(crate::static_files::serve))
-        .service(
-            web::scope("/api")
-                .service(resource("/openapi.json").get(pages::api_docs::document))
-                .service(resource("/docs").get(pages::api_docs::show))
-                .service(resource("/auth/signup").post(login::signup))
-                .service(resource("/auth/login").post(login::login))
-                .service(resource("/auth/logout").post(login::logout))
-                .service(resource("/auth/me").get(login::me))
-                .service(resource("/auth/verify-email").post(email_links::verify_email))
-                .service(resource("/auth/password-reset").post(email_links::request_reset))
-                .service(resource("/auth/password-reset/confirm").post(email_links::confirm_reset))
-                .service(resource("/notes").get(notes::list).post(notes::create))
-                .service(resource("/notes/{id}").get(notes::get).patch(notes::update).delete(notes::delete))
-                .service(resource("/notes/{id}/files").get(files::list).post(files::upload))
-                .service(resource("/notes/{id}/files/{file}").get(files::download).delete(files::delete)),
-        );
+        .service(resource("/static/{path:.*}").get(crate::static_files::serve));
 }
 
 /// A bound, not yet running, HTTP server.

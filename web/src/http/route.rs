@@ -19,9 +19,14 @@ impl std::fmt::Debug for Resource {
     }
 }
 
+/// The path pattern a request was routed by (`/api/notes/{id}`), kept as the resource's data: the metrics label
+/// it without walking the route table (and its regular expressions) a second time per request.
+#[derive(Debug, Clone)]
+pub struct RoutePattern(pub String);
+
 /// The routes of `path`: add one per method with [`Resource::get`], [`Resource::post`], ...
 pub fn resource(path: &str) -> Resource {
-    Resource { inner: web::resource(path), allow: Vec::new() }
+    Resource { inner: web::resource(path).app_data(RoutePattern(path.to_string())), allow: Vec::new() }
 }
 
 macro_rules! method {

@@ -12,4 +12,5 @@ pub mod login_attempt;
 pub mod note;
 pub mod note_file;
 pub mod session;
+pub mod timestamp;
 pub mod user;

@@ -25,7 +25,9 @@ pub struct Note {
     pub id: Uuid,
     pub title: String,
     pub body: String,
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

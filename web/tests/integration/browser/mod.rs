@@ -350,8 +350,20 @@ async fn the_dashboard_pages_for_staff() {
         browser.wait_text("[data-flash]").await.contains("resumed").then_some(())
     })
     .await;
+    // A backup whose process was killed mid-run, closed by the next run of its job as `interrupted`.
+    db.batch_execute(
+        "INSERT INTO cron_runs (job, host, status, started_at, finished_at, note) VALUES ('nightly-backup', 'cron-1', \
+         'interrupted', now() - interval '2 minutes', now() - interval '1 minute', 'the process ended mid-run')",
+    )
+    .await
+    .unwrap();
     browser.follow(".subnav a[href='/monitor/cron']", "/monitor/cron").await;
     assert!(browser.wait_text("tbody").await.contains("nightly-backup"));
+    let badge = browser.wait_text(".badge-interrupted").await;
+    assert_eq!(badge, "interrupted", "the interrupted run has its own badge");
+    let background =
+        browser.script("return getComputedStyle(document.querySelector('.badge-interrupted')).backgroundColor;").await;
+    assert_ne!(background, "rgba(0, 0, 0, 0)", "the interrupted badge has the style of a failure, not none");
     browser.page("cron").await;
     browser.close().await;
 }
@@ -366,9 +378,21 @@ async fn a_person_reads_the_api_page() {
     browser.follow("a[href='/api/docs']", "/api/docs").await;
     assert_eq!(browser.wait_text(".page-head h1").await, "API");
     let tags = browser.script("return [...document.querySelectorAll('h2.api-tag')].map(h => h.textContent);").await;
-    assert_eq!(tags, serde_json::json!(["auth", "notes", "files", "health"]));
+    // The template's own tags, then one per generated resource (`template/resource`), in the order of their paths.
+    let operations = web::http::openapi::operations();
+    let mut expected: Vec<String> = Vec::new();
+    for (_, _, _, tag) in &operations {
+        if !expected.contains(tag) {
+            expected.push(tag.clone());
+        }
+    }
+    assert_eq!(tags, serde_json::json!(expected));
+    for tag in ["auth", "notes", "files", "health"] {
+        assert!(expected.iter().any(|t| t == tag), "{tag} is listed");
+    }
     let rows = browser.script("return document.querySelectorAll('table.table tbody tr').length;").await;
-    assert_eq!(rows, serde_json::json!(18), "one row per operation");
+    assert_eq!(rows, serde_json::json!(operations.len()), "one row per operation");
+    assert!(operations.len() >= 18, "the template's 18 operations at least");
     let patch = browser.script(
         "return [...document.querySelectorAll('tbody tr')].some(r => r.textContent.includes('PATCH') \
          && r.textContent.includes('/api/notes/{id}'));",
