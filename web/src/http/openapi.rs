@@ -5,7 +5,6 @@
 
 use std::sync::OnceLock;
 
-use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
@@ -71,6 +70,7 @@ fn value() -> &'static serde_json::Value {
         for names in crate::http::resources::app::NAV {
             openapi_resources::add(&mut value, names);
         }
+        add_shared_answers(&mut value);
         value
     })
 }
@@ -88,7 +88,7 @@ pub fn document(app_name: &str) -> &'static str {
     })
 }
 
-/// Adds the security schemes and the answers operations share.
+/// Adds the security schemes and the 429 of the routes nginx limits.
 struct Shared;
 
 impl Modify for Shared {
@@ -96,17 +96,6 @@ impl Modify for Shared {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(SESSION, SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("session"))));
         components.add_security_scheme(CSRF, SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-CSRF-Token"))));
-        for (path, item) in &mut doc.paths.paths {
-            let has_id = path.contains('{');
-            let api = path.starts_with("/api/");
-            for (changes, operation) in
-                [(false, &mut item.get), (true, &mut item.post), (true, &mut item.patch), (true, &mut item.delete)]
-            {
-                if let Some(operation) = operation.as_mut() {
-                    shared_answers(operation, changes, has_id, api);
-                }
-            }
-        }
         // nginx limits these POSTs per client address (nginx/conf/locations.conf), whatever the application says.
         for path in
             ["/api/auth/signup", "/api/auth/login", "/api/auth/password-reset", "/api/auth/password-reset/confirm"]
@@ -158,12 +147,34 @@ fn too_many() -> RefOr<Response> {
         .into()
 }
 
-fn shared_answers(operation: &mut Operation, changes: bool, has_id: bool, api: bool) {
-    let signed_in = operation.security.as_ref().is_some_and(|security| !security.is_empty());
-    let query = operation.parameters.iter().flatten().any(|parameter| parameter.parameter_in == ParameterIn::Query);
-    let body = operation.request_body.as_ref().map(|body| body.content.keys().cloned().collect::<Vec<_>>());
+/// Adds to every operation of `doc` the answers it shares with the others, from what it declares: a JSON body
+/// brings 400, 413, 415 and 422 (a form or a file their own 400 and 415), a session 401, a change with a session
+/// 403, an id in the path 404, a query parameter 400, an `/api/` path 503. An answer the operation states itself is
+/// kept. One pass over the whole document: the handlers' operations and the generated resources' alike.
+pub(crate) fn add_shared_answers(doc: &mut serde_json::Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else { return };
+    for (path, item) in paths {
+        let has_id = path.contains('{');
+        let api = path.starts_with("/api/");
+        for method in ["get", "post", "patch", "delete"] {
+            if let Some(operation) = item.get_mut(method).filter(|operation| operation.is_object()) {
+                shared_answers(operation, method != "get", has_id, api);
+            }
+        }
+    }
+}
+
+fn shared_answers(operation: &mut serde_json::Value, changes: bool, has_id: bool, api: bool) {
+    let signed_in = operation["security"].as_array().is_some_and(|security| !security.is_empty());
+    let query =
+        operation["parameters"].as_array().is_some_and(|parameters| parameters.iter().any(|p| p["in"] == "query"));
+    let body =
+        operation["requestBody"]["content"].as_object().map(|content| content.keys().cloned().collect::<Vec<_>>());
+    let responses = &mut operation["responses"];
     let mut add = |status: &str, description: &str| {
-        operation.responses.responses.entry(status.to_string()).or_insert_with(|| error(description));
+        if responses.get(status).is_none() {
+            responses[status] = error(description);
+        }
     };
     if let Some(types) = body {
         if types.iter().any(|t| t == "application/json") {
@@ -194,12 +205,9 @@ fn shared_answers(operation: &mut Operation, changes: bool, has_id: bool, api: b
 }
 
 /// An error answer with the shared body.
-fn error(description: &str) -> RefOr<Response> {
-    ResponseBuilder::new()
-        .description(description)
-        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Error"))).build())
-        .build()
-        .into()
+pub(crate) fn error(description: &str) -> serde_json::Value {
+    serde_json::json!({ "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
 /// The operations of the document, for the docs page: (method, path, summary, tag), in path order.

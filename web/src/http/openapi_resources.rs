@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::http::fields::{Kind, LINE_MAX_CHARS, PER_PAGE_MAX, Spec, TEXT_MAX_CHARS};
-use crate::http::openapi::{CSRF, SESSION};
+use crate::http::openapi::{CSRF, SESSION, error};
 use crate::http::pages::resource::Names;
 
 /// The JSON schema of one field's value (not null).
@@ -44,35 +44,16 @@ fn object(properties: Map<String, Value>, required: &[&str], extra: Value) -> Va
     schema
 }
 
-/// The shared error answer.
-fn error(description: &str) -> Value {
-    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
-}
-
 fn json_body(schema: &str, description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
 }
 
-/// One operation: its id, summary and answers, and the answers every operation shares (the same rules as
-/// `openapi::Shared` applies to the handlers' own annotations).
-fn operation(tag: &str, id: &str, summary: &str, changes: bool, has_id: bool, answers: Value) -> Value {
-    let mut responses = answers;
-    let mut add = |status: &str, description: &str| {
-        if responses.get(status).is_none() {
-            responses[status] = error(description);
-        }
-    };
-    add("401", "No valid session: signed out, expired or never signed in");
-    if changes {
-        add("403", "The `X-CSRF-Token` header is missing or wrong, or the request came from another site");
-    }
-    if has_id {
-        add("404", "No such item, or it is someone else's");
-    }
-    add("503", "The database does not answer; try again");
+/// One operation: its id, summary, own answers and security (the answers every operation shares are added to the
+/// whole document by `openapi::add_shared_answers`).
+fn operation(tag: &str, id: &str, summary: &str, changes: bool, has_id: bool, responses: Value) -> Value {
     let security = if changes { json!([{ SESSION: [], CSRF: [] }]) } else { json!([{ SESSION: [] }]) };
-    let mut operation =
-        json!({ "tags": [tag], "operationId": id, "summary": summary, "security": security, "responses": responses });
+    let mut operation = json!({ "tags": [tag], "operationId": id, "summary": summary, "security": security });
+    operation["responses"] = responses;
     if has_id {
         operation["parameters"] = json!([{ "name": "id", "in": "path", "required": true,
             "description": "The record's id (a UUID)", "schema": { "type": "string" } }]);
@@ -80,19 +61,13 @@ fn operation(tag: &str, id: &str, summary: &str, changes: bool, has_id: bool, an
     operation
 }
 
-/// A JSON request body, and the answers such a body brings.
+/// A JSON request body, with what this API says of a refused one (the other answers of a body are the shared ones).
 fn with_body(mut operation: Value, schema: &str) -> Value {
     operation["requestBody"] = json!({ "required": true,
         "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
     let responses = &mut operation["responses"];
-    for (status, description) in [
-        ("400", "The body is not valid JSON, or not an object"),
-        ("413", "The body is over the size limit"),
-        ("415", "The body is not `application/json`"),
-        ("422", "A field was refused (or is not a field at all): `fields` names each with its problem"),
-    ] {
-        responses[status] = error(description);
-    }
+    responses["400"] = error("The body is not valid JSON, or not an object");
+    responses["422"] = error("A field was refused (or is not a field at all): `fields` names each with its problem");
     operation
 }
 
@@ -224,6 +199,7 @@ mod tests {
     fn a_resource_gets_its_schemas_and_five_operations() {
         let mut doc = json!({ "paths": {}, "components": { "schemas": {} }, "tags": [] });
         add(&mut doc, &NAMES);
+        crate::http::openapi::add_shared_answers(&mut doc);
         let record = &doc["components"]["schemas"]["StockItem"];
         assert_eq!(
             record["required"],
