@@ -246,26 +246,32 @@ fn refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
-async fn killed_mid_upload(backend: Backend) {
-    let db = TestDb::migrated().await;
-    let store = Store::new(backend).await;
-    seed_large(&db).await;
-    let relay = TcpProxy::start(store.server().parse().unwrap()).await;
-    let env = store.env_through(&db, &format!("127.0.0.1:{}", relay.port));
-    let mut create = AppProcess::start(&["backup", "create"], &refs(&env));
-    // Kill it once a megabyte of the dump has gone out.
+/// Runs `backup create` with `env` (its storage reached through `relay`) and kills it with SIGKILL once `bytes` have
+/// gone upstream; `what` names that upload in the messages.
+async fn kill_backup_after(env: &[(String, String)], relay: &TcpProxy, bytes: u64, what: &str) {
+    let mut create = AppProcess::start(&["backup", "create"], &refs(env));
     let deadline = Instant::now() + Duration::from_secs(60);
-    while relay.upstream_bytes() < 1024 * 1024 {
+    while relay.upstream_bytes() < bytes {
         assert!(create.child.try_wait().unwrap().is_none(), "backup finished before it could be killed");
-        assert!(Instant::now() < deadline, "no upload started");
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(Instant::now() < deadline, "no {what} started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     create.signal("KILL");
     // The relay runs on this test's runtime: close its connections now (a killed process's sockets close), and
     // keep the runtime free while waiting, or the server would wait for the rest of the body.
     relay.cut();
     let status = tokio::task::spawn_blocking(move || create.wait_exit(Duration::from_secs(10))).await.unwrap();
-    assert_eq!(status.signal(), Some(9), "killed mid-upload");
+    assert_eq!(status.signal(), Some(9), "killed mid-{what}");
+}
+
+async fn killed_mid_upload(backend: Backend) {
+    let db = TestDb::migrated().await;
+    let store = Store::new(backend).await;
+    seed_large(&db).await;
+    let relay = TcpProxy::start(store.server().parse().unwrap()).await;
+    let env = store.env_through(&db, &format!("127.0.0.1:{}", relay.port));
+    // Kill it once a megabyte of the dump has gone out.
+    kill_backup_after(&env, &relay, 1024 * 1024, "upload").await;
     let env = store.env(&db);
     let listing_env = env.clone();
     assert!(tokio::task::spawn_blocking(move || urls(&listing_env)).await.unwrap().is_empty(), "no backup listed");
@@ -305,17 +311,7 @@ async fn s3_backup_killed_while_archiving_media_leaves_nothing_listed() {
     let mut env = store.env_through(&db, &format!("127.0.0.1:{}", relay.port));
     env.push(("MEDIA_STORAGE".into(), "local".into()));
     env.push(("MEDIA_LOCAL_DIR".into(), media.to_str().unwrap().into()));
-    let mut create = AppProcess::start(&["backup", "create"], &refs(&env));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while relay.upstream_bytes() < 4 * 1024 * 1024 {
-        assert!(create.child.try_wait().unwrap().is_none(), "backup finished before it could be killed");
-        assert!(Instant::now() < deadline, "no media upload started");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    create.signal("KILL");
-    relay.cut();
-    let status = tokio::task::spawn_blocking(move || create.wait_exit(Duration::from_secs(10))).await.unwrap();
-    assert_eq!(status.signal(), Some(9), "killed mid-archive");
+    kill_backup_after(&env, &relay, 4 * 1024 * 1024, "media upload").await;
     let objects = store.objects().await;
     assert!(objects.contains(".dump"), "the dump was complete when the kill came: {objects}");
     assert!(!objects.contains(".media.tar"), "no media archive visible: {objects}");
