@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::QueryResult;
 use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
 use serde::Serialize;
@@ -107,6 +107,50 @@ impl<At: SelectableExpression<QS>, Id: SelectableExpression<QS>, QS> SelectableE
 
 impl<At: ValidGrouping<GB>, Id: ValidGrouping<GB>, GB> ValidGrouping<GB> for Before<At, Id> {
     type IsAggregate = At::IsAggregate;
+}
+
+/// Appends ` LIMIT n` with `n` written into the SQL as a number rather than bound as a parameter.
+///
+/// PostgreSQL plans a prepared statement with its values for the first five runs, then keeps one generic plan if
+/// that plan's estimate is no dearer. For `LIMIT $n` the generic estimate assumes a tenth of the rows, many times
+/// a 20-row page, so a page query with a bound limit is planned anew on every run; planning it cost PostgreSQL three
+/// times as much as running it (pg_stat_statements, see bench/README.md). With the number in the text the generic
+/// plan wins after five runs and is reused. The statement is then cached by its text, once per page size in use
+/// (the size is checked against its maximum before it gets here), so a query using this has no static query id.
+pub fn push_limit(out: &mut AstPass<'_, '_, Pg>, limit: i64) {
+    out.push_sql(" LIMIT ");
+    out.push_sql(&limit.to_string());
+}
+
+/// A query with a literal ` LIMIT n` appended (see [`push_limit`]): for keyset pages built with diesel's DSL, in
+/// place of `.limit(n)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limited<Q> {
+    query: Q,
+    limit: i64,
+}
+
+/// `query` (ordered, without a limit of its own) limited to `limit` rows.
+pub fn limited<Q>(query: Q, limit: i64) -> Limited<Q> {
+    Limited { query, limit }
+}
+
+impl<Q> QueryId for Limited<Q> {
+    // Keyed in the statement cache by its text, which holds the limit.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: Query> Query for Limited<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Limited<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.query.walk_ast(out.reborrow())?;
+        push_limit(&mut out, self.limit);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

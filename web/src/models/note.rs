@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
@@ -112,6 +112,9 @@ type PageRow = (Uuid, Option<Uuid>, Option<String>, Option<String>, Option<DateT
 /// The page query of [`list_in_session`]: SQL diesel's DSL cannot say (LATERAL), as a typed query so that it is a
 /// cached prepared statement. LATERAL reads the page from the index in its order and stops at the limit before the
 /// join; a plain left join would sort every note of the owner first.
+///
+/// The limit is written into the SQL as a number (see [`keyset::push_limit`]), so the statement is cached once per
+/// page size, by its text.
 #[derive(Debug)]
 struct SessionPage<'a> {
     session: &'a [u8],
@@ -120,8 +123,9 @@ struct SessionPage<'a> {
 }
 
 impl QueryId for SessionPage<'_> {
-    type QueryId = SessionPage<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
+    // No static id: the statement cache keys this query by its text, which holds the page size.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
 }
 
 impl Query for SessionPage<'_> {
@@ -137,8 +141,8 @@ impl QueryFragment<Pg> for SessionPage<'_> {
              WHERE owner_id = s.user_id AND ",
         );
         self.after.walk_ast(out.reborrow())?;
-        out.push_sql(" ORDER BY created_at DESC, id DESC LIMIT ");
-        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(" ORDER BY created_at DESC, id DESC");
+        keyset::push_limit(&mut out, self.limit);
         out.push_sql(") n ON true WHERE s.token_hash = ");
         out.push_bind_param::<Bytea, _>(&self.session)?;
         out.push_sql(" AND s.expires_at > now()");

@@ -15,6 +15,7 @@ mod health;
 mod media;
 mod notes;
 mod pages;
+mod query_plans;
 /// The tests of the project's own pages: one file each in `pages_app/` (`template/page` adds one), compiled by the
 /// build.
 mod pages_app {
