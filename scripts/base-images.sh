@@ -74,9 +74,7 @@ exists() { docker image inspect "$1" >/dev/null 2>&1; }
 if [ $force -eq 1 ] || ! exists local-base/rootfs:bookworm; then
   [ "$(id -u)" -eq 0 ] || die "debootstrap needs root; run as root once (later runs reuse the image)"
   if ! command -v debootstrap >/dev/null; then
-    say "installing debootstrap"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null \
-      || die "cannot install debootstrap"
+    install_packages debootstrap
   fi
   dir=$(mktemp -d /var/tmp/base-rootfs.XXXXXX)
   trap 'rm -rf "$dir"' EXIT

@@ -101,7 +101,9 @@ trap cleanup EXIT
 
 fail() { echo "compose-test: FAIL: $*" >&2; exit 1; }
 pass() { echo "    ok: $*"; }
-step() { printf '\n--> %s\n' "$*"; }
+# Each step with the seconds since the script started (test.sh prints each part's time; this is within a part).
+started=$SECONDS
+step() { printf '\n--> [%ss] %s\n' "$((SECONDS - started))" "$*"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # HTTP through nginx: prints the status; body in $work/body, headers in $work/headers.

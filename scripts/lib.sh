@@ -56,6 +56,14 @@ require_compose() {
   find_compose || die "Docker Compose is not installed (neither 'docker compose' (v2) nor 'docker-compose' (v1) answers)"
 }
 
+# apt-get "$@", one at a time across the project's scripts: test.sh builds the base images in the background
+# (debootstrap) while services.sh installs servers, and two apt-get at once fail on dpkg's lock. Our own lock
+# orders our scripts; dpkg's lock timeout covers anything else holding it.
+apt_get() {
+  flock -w 1800 /var/lock/app-template-apt.lock \
+    apt-get -o DPkg::Lock::Timeout=600 "$@"
+}
+
 # Installs the Debian packages among "$@" that are missing (apt-get update first, once per script run). Needs root.
 apt_updated=0
 install_packages() {
@@ -66,12 +74,12 @@ install_packages() {
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ $apt_updated -eq 0 ]; then
     say "apt-get update"
-    apt-get update -qq >/dev/null || die "apt-get update failed"
+    apt_get update -qq >/dev/null || die "apt-get update failed"
     apt_updated=1
   fi
   say "installing ${missing[*]}"
   # No service manager here: keep package scripts from trying to start daemons.
-  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get install ${missing[*]} failed"
 }
 
