@@ -63,16 +63,44 @@ fn pgbench_binary() -> PathBuf {
 /// update) and `clients` connections for `seconds`, on a scratch database of scale 10. Returns transactions per
 /// second (without the connection time).
 pub async fn pgbench_tps(admin_url: &str, mode: &str, clients: u32, seconds: u32) -> anyhow::Result<f64> {
-    let db = ScratchDb::create(admin_url, "pgbench").await?;
-    let result = async {
+    let db = Pgbench::init(admin_url).await?;
+    let result = db.tps(mode, clients, seconds).await;
+    db.drop_now().await;
+    result
+}
+
+/// A pgbench database (scale 10) initialised once, so that the ceiling can be measured again next to each
+/// measurement of a run: on these shared machines PostgreSQL's speed drifts within minutes.
+#[derive(Debug)]
+pub struct Pgbench {
+    db: ScratchDb,
+}
+
+impl Pgbench {
+    pub async fn init(admin_url: &str) -> anyhow::Result<Self> {
+        let db = ScratchDb::create(admin_url, "pgbench").await?;
         let init = tokio::process::Command::new(pgbench_binary())
             .args(["-i", "-q", "-s", "10", &db.url])
             .output()
             .await
-            .context("running pgbench (apt-get install postgresql-contrib)")?;
-        anyhow::ensure!(init.status.success(), "pgbench -i: {}", String::from_utf8_lossy(&init.stderr));
+            .context("running pgbench (apt-get install postgresql-contrib)");
+        match init {
+            Ok(init) if init.status.success() => Ok(Self { db }),
+            Ok(init) => {
+                db.drop_now().await;
+                anyhow::bail!("pgbench -i: {}", String::from_utf8_lossy(&init.stderr))
+            }
+            Err(error) => {
+                db.drop_now().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// `pgbench mode -c clients -j 2 -T seconds`: transactions per second.
+    pub async fn tps(&self, mode: &str, clients: u32, seconds: u32) -> anyhow::Result<f64> {
         let run = tokio::process::Command::new(pgbench_binary())
-            .args([mode, "-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), &db.url])
+            .args([mode, "-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), &self.db.url])
             .output()
             .await?;
         anyhow::ensure!(run.status.success(), "pgbench {mode}: {}", String::from_utf8_lossy(&run.stderr));
@@ -81,9 +109,10 @@ pub async fn pgbench_tps(admin_url: &str, mode: &str, clients: u32, seconds: u32
             .find_map(|line| line.strip_prefix("tps = ")?.split_whitespace().next()?.parse().ok())
             .with_context(|| format!("no tps in pgbench's output: {text}"))
     }
-    .await;
-    db.drop_now().await;
-    result
+
+    pub async fn drop_now(self) {
+        self.db.drop_now().await;
+    }
 }
 
 /// What wrk measured.
@@ -233,5 +262,10 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id().unwrap_or_default()
+    }
+
+    /// Kills it and waits for it to exit (its database connections are closed when this returns).
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
     }
 }
