@@ -91,6 +91,12 @@ copy_checkout() {
   if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     (cd "$root" && git ls-files -z --cached --others --exclude-standard \
       | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -C "$1" -xf -
+    # tar keeps the files' times, but the folders it makes (the list names only files) are new; cargo compares the
+    # folders a build script watches (web/build.rs) with its last run, so without this a fresh copy in the same
+    # place recompiles the application (2-3 minutes of release build in chaos-test.sh after compose-test.sh).
+    (cd "$1" && find . -type d -print0) | while IFS= read -r -d '' dir; do
+      [ ! -d "$root/$dir" ] || touch -r "$root/$dir" "$1/$dir"
+    done
   else
     tar -C "$root" --exclude=./target --exclude=./.git -cf - . | tar -C "$1" -xf -
   fi
