@@ -254,7 +254,7 @@ step "build (application binary: $build)"
 if [ "$build" = host ]; then
   command -v cargo >/dev/null || fail "--build host needs cargo on this machine"
   quietly "compiling the application and the asset builder (cargo build --release)" \
-    cargo build --release --locked -p web --bin app -p assets --bin assets || fail "cargo build --release failed"
+    cargo_cached build --release --locked -p web --bin app -p assets --bin assets || fail "cargo build --release failed"
   cp "${CARGO_TARGET_DIR:-target}/release/app" "${CARGO_TARGET_DIR:-target}/release/assets" docker/dist/
   rm -rf docker/dist/static
   quietly "building the assets (frontend/ into docker/dist/static)" \

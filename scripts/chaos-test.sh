@@ -59,7 +59,7 @@ project=${CHAOS_TEST_PROJECT:-apptestchaos}
 port=${CHAOS_TEST_PORT:-18090}
 pg_port=$((port + 1))
 base=http://127.0.0.1:$port
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+use_build_cache
 # The copy compose-test.sh works in (it brings its stacks down when it ends): cargo fingerprints a workspace by its
 # path, so the same path reuses the release build instead of compiling the application again.
 stack=$CARGO_TARGET_DIR/compose-test/stack
@@ -176,7 +176,7 @@ curl -sS -c "$work/admin" -o /dev/null -H 'Content-Type: application/json' \
   -d "{\"email\":\"$(env_value ADMIN_EMAIL)\",\"password\":\"$(env_value ADMIN_PASSWORD)\"}" "$base/api/auth/login"
 
 step "the load generator (cargo build --release -p bench --bin chaos_load)"
-cargo build --release --locked --quiet -p bench --bin chaos_load || fail "building chaos_load failed"
+cargo_cached build --release --locked --quiet -p bench --bin chaos_load || fail "building chaos_load failed"
 loader=$CARGO_TARGET_DIR/release/chaos_load
 
 # --- 1 -------------------------------------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ project=${COMPOSE_TEST_PROJECT:-apptest}
 port=${COMPOSE_TEST_PORT:-18080}
 base=http://127.0.0.1:$port
 work=$(mktemp -d)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+use_build_cache
 # The test's own copy of the checkout, under the build directory (ignored by git). A stable path, with file times
 # kept, lets cargo reuse the release build of the previous run.
 stack=$CARGO_TARGET_DIR/compose-test/stack
@@ -613,7 +613,7 @@ check_hardened "${prod_stack[@]}"
 step "prod.yml: zero-downtime redeploy under 200 requests/s"
 # Built in the copy, like install_docker.sh's build: cargo fingerprints a workspace by its path, so building in the
 # checkout would make the next install in the copy compile the application again.
-cargo build --release --locked --quiet -p bench --bin chaos_load || fail "building chaos_load failed"
+cargo_cached build --release --locked --quiet -p bench --bin chaos_load || fail "building chaos_load failed"
 web_before=$("${prod_stack[@]}" ps -q web | sort)
 worker_before=$("${prod_stack[@]}" ps -q worker | sort)
 # A rule, not a comment (the compiled CSS drops comments): new CSS, new static files, a new app image.

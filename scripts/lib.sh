@@ -112,3 +112,79 @@ python_venv() {
   { python3 -m venv "$venv" 2>/dev/null || /usr/bin/python3 -m venv "$venv"; } || die "cannot create $venv"
   "$venv/bin/pip" install --quiet "$package" || die "pip install $package failed"
 }
+
+# The build cache: the scripts share one cargo target directory per machine, outside every checkout
+# (CARGO_TARGET_DIR when set, else $APP_BUILD_CACHE/target, default ~/.cache/rust-compose-template/target), so a fresh
+# clone (CI's), the copies the compose tests build in and the generated projects all find the dependencies compiled.
+# Cargo names a workspace crate's artifacts by its path inside the workspace, so two checkouts share them, and it
+# decides that a crate is up to date from file times. A file that differs from the last build but is not newer
+# than it (another checkout built since, or a copy that kept old times) would pass with the other checkout's
+# artifact. build_cache_prepare closes that hole; scripts/build-cache-check.sh proves it.
+use_build_cache() {
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${APP_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-compose-template}/target}
+  mkdir -p "$CARGO_TARGET_DIR"
+}
+
+# What cargo builds from in the workspace at $1, one "sha1  path" line per file, sorted by path: the manifests, the
+# lock file and the crates' folders (sources, build scripts, templates, migrations, tests) and the frontend.
+build_sources() {
+  local dir=$1 paths=() path
+  for path in Cargo.toml Cargo.lock rustfmt.toml web assets bench frontend; do
+    [ ! -e "$dir/$path" ] || paths+=("$path")
+  done
+  [ ${#paths[@]} -gt 0 ] || return 0
+  (
+    cd "$dir" || exit 1
+    if [ -d .git ] && git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+      git ls-files -z --cached --others --exclude-standard -- "${paths[@]}"
+    else
+      find "${paths[@]}" -type f -not -path 'frontend/dist/*' -print0
+    fi | sort -z | while IFS= read -r -d '' file; do
+      [ -f "$file" ] && printf '%s\0' "$file"
+    done | xargs -0 -r sha1sum
+  )
+}
+
+# Before a cargo build of the workspace at $1 (default: here) on CARGO_TARGET_DIR: compares its sources with those
+# of the last build in that directory ($CARGO_TARGET_DIR/.build-sources, whose time is that build's end). A file
+# that changed but is not newer than that build gets the current time, so cargo rebuilds what uses it; so does the
+# folder of a file the last build had and this one lacks. Then records these sources. Does nothing without
+# CARGO_TARGET_DIR (cargo's target/ in the checkout belongs to that checkout alone).
+build_cache_prepare() {
+  [ -n "${CARGO_TARGET_DIR:-}" ] || return 0
+  local dir=${1:-$PWD} stamp=$CARGO_TARGET_DIR/.build-sources current file touched=0
+  mkdir -p "$CARGO_TARGET_DIR"
+  current=$(build_sources "$dir")
+  if [ -f "$stamp" ]; then
+    while IFS= read -r file; do
+      [ -n "$file" ] && [ ! "$dir/$file" -nt "$stamp" ] || continue
+      touch "$dir/$file"
+      touched=$((touched + 1))
+    done < <(awk 'NR == FNR { sum[$2] = $1; next } sum[$2] != $1 { print $2 }' "$stamp" - <<<"$current")
+    [ $touched -eq 0 ] || say "build cache: $touched changed file(s) not newer than the last build, touched so cargo rebuilds them"
+    # A file the last build had and this workspace lacks (a generated task, page or resource that a build script
+    # found) has no time to give: its folder gets the current time instead, which reruns the build script watching
+    # it (cargo reads a watched folder's newest time, its own included); the crate that included the file finds it
+    # gone and rebuilds.
+    local folder missing=0
+    while IFS= read -r file; do
+      [ -n "$file" ] || continue
+      folder=$(dirname "$dir/$file")
+      while [ ! -d "$folder" ]; do folder=$(dirname "$folder"); done
+      touch "$folder"
+      missing=$((missing + 1))
+    done < <(awk 'NR == FNR { here[$2] = 1; next } !($2 in here) { print $2 }' - "$stamp" <<<"$current")
+    [ $missing -eq 0 ] || say "build cache: $missing file(s) of the last build missing here, their folders touched"
+  fi
+  printf '%s\n' "$current" >"$stamp"
+}
+
+# cargo "$@" in the current directory on the build cache: build_cache_prepare first, then the record's time set to
+# the build's end, whether it passed or not.
+cargo_cached() {
+  build_cache_prepare "$PWD"
+  local status=0
+  cargo "$@" || status=$?
+  [ -z "${CARGO_TARGET_DIR:-}" ] || touch "$CARGO_TARGET_DIR/.build-sources"
+  return $status
+}

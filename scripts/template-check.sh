@@ -25,7 +25,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 script_name=template-check
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+use_build_cache
 
 if ! cargo generate --version 2>/dev/null | grep '0\.23\.' >/dev/null; then
   say "installing cargo-generate 0.23.14"
