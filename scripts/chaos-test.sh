@@ -84,9 +84,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "chaos-test: FAIL: $*" >&2; exit 1; }
-pass() { echo "    ok: $*"; }
-step() { printf '\n--> [%ss] %s\n' "$((SECONDS - started))" "$*"; }
 sql() { stack_cmd exec -T postgres psql -qtAX -U "$pg_user" -d "$pg_db" -c "$1"; }
 container() { stack_cmd ps -q "$1" | head -n1; }
 

@@ -51,6 +51,12 @@ wait_stack_healthy() {
   done
 }
 
+# For the test scripts (compose-test.sh, chaos-test.sh): a failed check ends the script, a passed one is a line, and
+# each step shows the seconds since the script's `started` (test.sh prints each part's time; this is within a part).
+fail() { echo "$script_name: FAIL: $*" >&2; exit 1; }
+pass() { echo "    ok: $*"; }
+step() { printf '\n--> [%ss] %s\n' "$((SECONDS - ${started:-0}))" "$*"; }
+
 # find_compose, or die saying what is missing.
 require_compose() {
   find_compose || die "Docker Compose is not installed (neither 'docker compose' (v2) nor 'docker-compose' (v1) answers)"
@@ -120,9 +126,25 @@ python_venv() {
 # decides that a crate is up to date from file times. A file that differs from the last build but is not newer
 # than it (another checkout built since, or a copy that kept old times) would pass with the other checkout's
 # artifact. build_cache_prepare closes that hole; scripts/build-cache-check.sh proves it.
+# One run at a time per cache: two runs from different checkouts would build the same crates' artifacts over each
+# other (a test binary replaced while the other run executes it), so the first run to take the cache holds it (the
+# scripts it starts inherit the hold) and another one waits for it.
 use_build_cache() {
   export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${APP_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-compose-template}/target}
   mkdir -p "$CARGO_TARGET_DIR"
+  [ "${APP_BUILD_CACHE_HELD:-}" != "$CARGO_TARGET_DIR" ] || return 0
+  exec {build_cache_lock}>"$CARGO_TARGET_DIR/.run.lock"
+  if ! flock -n "$build_cache_lock"; then
+    say "waiting for another run that holds the build cache $CARGO_TARGET_DIR"
+    flock -w 7200 "$build_cache_lock" || die "the build cache $CARGO_TARGET_DIR stayed held for two hours"
+  fi
+  export APP_BUILD_CACHE_HELD=$CARGO_TARGET_DIR APP_BUILD_CACHE_FD=$build_cache_lock
+}
+
+# For scripts that start servers which outlive them (services.sh): the servers must not inherit the hold on the
+# build cache, or it would stay held after the run.
+release_build_cache_fd() {
+  if [ -n "${APP_BUILD_CACHE_FD:-}" ]; then eval "exec ${APP_BUILD_CACHE_FD}>&-"; fi
 }
 
 # What cargo builds from in the workspace at $1, one "sha1  path" line per file, sorted by path: the manifests, the

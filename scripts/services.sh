@@ -37,6 +37,7 @@ script_name=services
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"
 
+release_build_cache_fd
 [ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and starts servers)"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

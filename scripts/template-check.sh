@@ -40,10 +40,12 @@ cargo generate --path "$root" --name "$name" --destination "$work" --silent >/de
 project="$work/$name"
 [ -d "$project" ] || die "cargo generate produced no $project"
 
-for path in cargo-generate.toml .ci hooks scripts/template-check.sh PROJECT_README.md target; do
+for path in cargo-generate.toml .ci hooks scripts/template-check.sh PROJECT_README.md PROJECT_SECURITY.md target; do
   [ ! -e "$project/$path" ] || die "template-only $path was copied into the generated project"
 done
 head -1 "$project/README.md" | grep "$name" >/dev/null || die "README.md title does not name the project"
+grep -q "^# Security policy of $name\$" "$project/SECURITY.md" && grep -q 'admin@example.com' "$project/SECURITY.md" \
+  || die "SECURITY.md does not name the project and its contact"
 if grep -rIl --exclude-dir=.git --exclude-dir=template -e '{{ *project' -e '{{ *crate_name' "$project" >/dev/null; then
   die "unrendered placeholders in: $(grep -rIl --exclude-dir=.git --exclude-dir=template -e '{{ *project' -e '{{ *crate_name' "$project" | tr '\n' ' ')"
 fi

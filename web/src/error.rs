@@ -164,16 +164,12 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         let message = match self {
+            // The cause is logged once, with the request id, by `http::server_errors`; the client sees none of it.
             Self::Internal(cause) if lost_in(cause) => {
                 crate::db::connection_lost();
-                tracing::warn!(error = format!("{cause:#}"), "database connection lost during the request");
                 Self::Unavailable.to_string()
             }
-            Self::Internal(cause) => {
-                // `{:#}` prints the whole context chain; the client sees none of it.
-                tracing::error!(error = format!("{cause:#}"), "internal error");
-                "internal server error".to_string()
-            }
+            Self::Internal(_) => "internal server error".to_string(),
             other => other.to_string(),
         };
         let conflict;

@@ -13,6 +13,8 @@ pub mod db;
 pub mod error;
 pub mod gcs;
 pub mod health_file;
+#[cfg(test)]
+mod hostile;
 pub mod http;
 pub mod mail;
 pub mod media;

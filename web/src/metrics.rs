@@ -105,10 +105,10 @@ pub fn respond(registry: &Registry) -> HttpResponse {
     let mut body = String::new();
     match prometheus_client::encoding::text::encode(&mut body, registry) {
         Ok(()) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(body),
-        Err(err) => {
-            tracing::error!(%err, "encoding the metrics");
-            HttpResponse::InternalServerError().finish()
-        }
+        Err(err) => crate::http::server_errors::with_cause(
+            HttpResponse::InternalServerError().finish(),
+            format!("encoding the metrics: {err}"),
+        ),
     }
 }
 

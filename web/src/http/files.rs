@@ -59,9 +59,17 @@ fn media(state: &AppState) -> AppResult<&Media> {
 
 /// The name shown for a file: the last part of the name the client gave, without control characters, at most 200
 /// characters; the sniffed type's extension when there is none. Never used as a storage path.
+/// Characters that change how the text around them is shown without being seen themselves: controls, bidirectional
+/// overrides and isolates (`invoice\u{202e}fdp.exe` shows as `invoiceexe.pdf`), zero-width characters, the byte-order
+/// mark. A file name keeps none of them.
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
 fn display_name(given: Option<&str>, extension: &str) -> String {
     let base = given.unwrap_or_default().rsplit(['/', '\\']).next().unwrap_or_default();
-    let clean: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    let clean: String = base.chars().filter(|c| !invisible(*c)).take(200).collect();
     let clean = clean.trim();
     if clean.is_empty() || clean.starts_with('.') { format!("file.{extension}") } else { clean.to_string() }
 }
@@ -265,12 +273,18 @@ pub async fn download(
 /// The headers that describe a file, whoever sends its bytes (nginx keeps these on an `X-Accel-Redirect`): its
 /// sniffed type, its name, shown inline for images and downloaded otherwise, cached by this browser only.
 fn described(response: &mut actix_web::HttpResponseBuilder, file: &NoteFile) {
-    let disposition = if file.content_type.starts_with("image/") { "inline" } else { "attachment" };
-    let encoded = percent_encoding::utf8_percent_encode(&file.filename, percent_encoding::NON_ALPHANUMERIC);
     response
         .insert_header((header::CONTENT_TYPE, file.content_type.clone()))
-        .insert_header((header::CONTENT_DISPOSITION, format!("{disposition}; filename*=UTF-8''{encoded}")))
+        .insert_header((header::CONTENT_DISPOSITION, disposition(&file.content_type, &file.filename)))
         .insert_header((header::CACHE_CONTROL, "private, max-age=3600"));
+}
+
+/// `Content-Disposition` for a file of `content_type` named `filename`: the name percent-encoded (RFC 8187), so the
+/// header is plain ASCII whatever the name holds.
+fn disposition(content_type: &str, filename: &str) -> String {
+    let disposition = if content_type.starts_with("image/") { "inline" } else { "attachment" };
+    let encoded = percent_encoding::utf8_percent_encode(filename, percent_encoding::NON_ALPHANUMERIC);
+    format!("{disposition}; filename*=UTF-8''{encoded}")
 }
 
 /// DELETE /api/notes/{id}/files/{file}: the row at once, the object by the `media.delete` task enqueued with it
@@ -311,7 +325,7 @@ pub(crate) async fn remove(state: &AppState, owner: Uuid, note: Uuid, id: Uuid) 
 
 #[cfg(test)]
 mod tests {
-    use super::display_name;
+    use super::{display_name, disposition};
 
     #[test]
     fn shown_names_are_plain_and_bounded() {
@@ -321,5 +335,23 @@ mod tests {
         assert_eq!(display_name(Some(".htaccess"), "png"), "file.png");
         assert_eq!(display_name(None, "gif"), "file.gif");
         assert_eq!(display_name(Some(&"x".repeat(500)), "png").chars().count(), 200);
+        assert_eq!(display_name(Some("invoice\u{202e}fdp.exe"), "pdf"), "invoicefdp.exe");
+        assert_eq!(display_name(Some("\u{200b}\u{feff}"), "pdf"), "file.pdf");
+    }
+
+    proptest::proptest! {
+        /// Whatever name an upload claims, the name kept is one file name, visible, bounded, and its header valid.
+        #[test]
+        fn any_claimed_name_is_kept_plain(given in crate::hostile::text()) {
+            let name = display_name(Some(&given), "pdf");
+            proptest::prop_assert!(!name.is_empty() && name.chars().count() <= 200);
+            proptest::prop_assert!(!name.contains(['/', '\\']) && !name.starts_with('.'), "{name:?}");
+            proptest::prop_assert!(name.trim() == name, "{name:?}");
+            let hidden = ['\u{202e}', '\u{2066}', '\u{200b}', '\u{feff}', '\u{85}', '\u{7f}'];
+            proptest::prop_assert!(!name.chars().any(|c| c.is_control() || hidden.contains(&c)), "{name:?}");
+            let header = disposition("application/pdf", &name);
+            proptest::prop_assert!(crate::hostile::safe_header_text(&header), "{header:?}");
+            proptest::prop_assert!(actix_web::http::header::HeaderValue::from_str(&header).is_ok());
+        }
     }
 }

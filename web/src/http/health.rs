@@ -39,9 +39,9 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match db::ping(&state.pool, state.config.database.timeout).await {
         Ok(()) => HttpResponse::Ok().json(Readiness { status: "ok", database: "ok" }),
-        Err(err) => {
-            tracing::warn!(error = format!("{err:#}"), "readiness check failed");
-            HttpResponse::ServiceUnavailable().json(Readiness { status: "unavailable", database: "unreachable" })
-        }
+        Err(err) => crate::http::server_errors::with_cause(
+            HttpResponse::ServiceUnavailable().json(Readiness { status: "unavailable", database: "unreachable" }),
+            format!("readiness check failed: {err:#}"),
+        ),
     }
 }

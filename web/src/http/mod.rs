@@ -17,6 +17,7 @@ pub mod openapi_resources;
 pub mod pages;
 pub mod request_id;
 pub mod route;
+pub mod server_errors;
 /// The project's own resources: one file each in `src/http/resources/app/` (`template/resource` adds one), routed by
 /// the build.
 pub mod resources {
@@ -183,6 +184,7 @@ impl Application {
                 )
                 .configure(routes)
                 .default_service(web::to(|| async { AppError::NotFound.error_response() }))
+                .wrap(from_fn(server_errors::middleware))
                 .wrap(from_fn(pages::errors::html_errors))
                 .wrap(from_fn(identity::same_origin))
                 .wrap(from_fn(crate::metrics::track))

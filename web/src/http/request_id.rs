@@ -75,4 +75,15 @@ mod tests {
         assert!(!acceptable("evil\nheader"));
         assert!(!acceptable("with space"));
     }
+
+    proptest::proptest! {
+        /// An id taken from a request goes back out in a header and into every log line: one short visible token.
+        #[test]
+        fn an_accepted_id_is_a_plain_token(id in crate::hostile::text()) {
+            if acceptable(&id) {
+                proptest::prop_assert!(crate::hostile::safe_header_text(&id) && !id.contains(' ') && id.len() <= 64);
+                proptest::prop_assert!(actix_web::http::header::HeaderValue::from_str(&id).is_ok());
+            }
+        }
+    }
 }

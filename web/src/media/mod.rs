@@ -252,6 +252,32 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// A key that passes is one this server made: plain lower-case ASCII in three parts, nothing to climb out.
+        #[test]
+        fn only_keys_of_the_generated_shape_pass(noise in crate::hostile::text(), at in 0usize..80) {
+            let key = new_key(Uuid::new_v4(), sniff(b"%PDF-1.4").unwrap());
+            let at = key.char_indices().map(|(i, _)| i).chain([key.len()]).nth(at % (key.len() + 1)).unwrap();
+            for candidate in [noise.clone(), format!("{}{noise}{}", &key[..at], &key[at..])] {
+                if let Some(path) = check_key(&candidate) {
+                    proptest::prop_assert_eq!(path.as_ref(), candidate.as_str());
+                    proptest::prop_assert!(candidate.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-./".contains(&b)));
+                    proptest::prop_assert!(!candidate.contains("..") && candidate.split('/').count() == 3);
+                }
+            }
+        }
+
+        /// Any `Range` header gives the whole object, a range inside it, or 416; never a panic or a range past the end.
+        #[test]
+        fn any_range_header_stays_inside_the_object(header in crate::hostile::text(), size in 0u64..10_000) {
+            for candidate in [header.clone(), format!("bytes={header}")] {
+                if let Ok(Some(range)) = byte_range(Some(&candidate), size) {
+                    proptest::prop_assert!(range.start < range.end && range.end <= size, "{range:?} of {size}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn ranges_follow_rfc_9110() {
         assert_eq!(byte_range(None, 10), Ok(None));

@@ -9,24 +9,43 @@ use uuid::Uuid;
 use crate::config::Secret;
 use crate::schema::users;
 
-/// An e-mail address, trimmed and lower-cased. The check is lettre's address syntax (the library that sends the
-/// mail) plus a dotted domain; a verification mail is the real test of an address.
+/// An e-mail address in its one canonical form, so that one mailbox cannot hold two accounts: the domain mapped by
+/// IDNA (UTS 46: full-width and other compatibility forms folded, lower-cased, a Unicode label written as its
+/// `xn--` A-label) and the local part lower-cased ASCII. The local part must be ASCII: non-ASCII mailboxes need
+/// SMTPUTF8 from every relay on the way and would let look-alike letters (a Cyrillic "а") name another person; and
+/// it is only lower-cased, not stripped of dots or `+tags`, which is one provider's rule and not every server's. A
+/// look-alike domain cannot hide either: it is stored and shown as its `xn--` form. On top of that, lettre's address
+/// syntax (the library that sends the mail) and a dotted domain; a verification mail is the real test of an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let email = raw.trim().to_lowercase();
-        if email.is_empty() {
+        let raw = raw.trim();
+        if raw.is_empty() {
             return Err("is required");
         }
+        if raw.len() > 254 * 4 {
+            return Err("must be at most 254 characters");
+        }
+        let Some((local, domain)) = raw.rsplit_once('@') else { return Err("is not a valid e-mail address") };
+        if !local.is_ascii() {
+            return Err("must have only ASCII letters, digits and punctuation before the @");
+        }
+        if domain.ends_with('.') {
+            return Err("is not a valid e-mail address");
+        }
+        let Ok(domain) = idna::domain_to_ascii_strict(domain) else { return Err("is not a valid e-mail address") };
+        let email = format!("{}@{domain}", local.to_ascii_lowercase());
         if email.len() > 254 {
             return Err("must be at most 254 characters");
         }
         // lettre's parser is the one that sends the mail later; a dotted domain is asked on top (no intranet hosts).
-        let valid = email
-            .parse::<lettre::Address>()
-            .is_ok_and(|address| address.domain().contains('.') && !address.domain().starts_with('['));
+        let valid = email.parse::<lettre::Address>().is_ok_and(|address| {
+            address.domain().contains('.')
+                && !address.domain().starts_with('[')
+                && address.user() == local.to_ascii_lowercase()
+        });
         if valid { Ok(Self(email)) } else { Err("is not a valid e-mail address") }
     }
 
@@ -160,10 +179,45 @@ mod tests {
     }
 
     #[test]
+    fn one_mailbox_has_one_form() {
+        let canonical = Email::parse("Mixed.Case@Example.org").unwrap();
+        assert_eq!(canonical.as_str(), "mixed.case@example.org");
+        for same in [
+            "mixed.case@\u{ff45}\u{ff58}\u{ff41}\u{ff4d}\u{ff50}\u{ff4c}\u{ff45}.org",
+            "MIXED.CASE@EXAMPLE.ORG",
+            " mixed.case@Example.\u{ff2f}rg ",
+        ] {
+            assert_eq!(Email::parse(same).as_ref(), Ok(&canonical), "{same:?}");
+        }
+        assert!(Email::parse("mi\u{212a}ed.case@example.org").is_err(), "the Kelvin sign is not a k");
+        // A Unicode domain is kept as its A-label, so a look-alike shows as what it is.
+        assert_eq!(Email::parse("ada@m\u{fc}nchen.de").unwrap().as_str(), "ada@xn--mnchen-3ya.de");
+        assert_eq!(Email::parse("ada@ex\u{430}mple.org").unwrap().as_str(), "ada@xn--exmple-4nf.org");
+    }
+
+    #[test]
     fn bad_emails_are_refused() {
+        for raw in ["\u{430}da@example.org", "ada@example.org.", "ada@exa mple.org", "ada@exa_mple.org"] {
+            assert!(Email::parse(raw).is_err(), "{raw:?} accepted");
+        }
         for raw in ["", "   ", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.com", "ada@.com"]
         {
             assert!(Email::parse(raw).is_err(), "{raw:?} accepted");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever is typed, an accepted address is ASCII, already in its canonical form, and fits the column.
+        #[test]
+        fn accepted_addresses_are_canonical(raw in crate::hostile::text(), tail in crate::hostile::text()) {
+            for candidate in [raw.clone(), format!("{raw}@{tail}"), format!("a{raw}@example{tail}.org")] {
+                if let Ok(email) = Email::parse(&candidate) {
+                    proptest::prop_assert!(crate::hostile::safe_header_text(email.as_str()), "{:?}", email.as_str());
+                    proptest::prop_assert!(email.as_str().len() <= 254);
+                    let again = Email::parse(email.as_str());
+                    proptest::prop_assert_eq!(again, Ok(email.clone()));
+                }
+            }
         }
     }
 

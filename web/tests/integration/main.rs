@@ -11,6 +11,7 @@ mod dashboard;
 mod dashboard_actions;
 mod errors;
 mod gcs_auth;
+mod hardening;
 mod health;
 mod media;
 mod notes;

@@ -103,3 +103,44 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_zero() {
     let status = server.wait_exit(Duration::from_secs(15));
     assert_eq!(status.code(), Some(0), "exit status {status:?}");
 }
+
+#[tokio::test]
+async fn a_server_error_is_logged_once_with_its_cause_and_request_id() {
+    let db = TestDb::migrated().await;
+    let mut server = start_server(&db.url);
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let signup = client
+        .post(format!("http://{}/api/auth/signup", server.addr))
+        .json(&serde_json::json!({ "email": "cause@example.org", "password": "long enough password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 201);
+    // A table the request needs is gone: the query fails, and the client gets a bare 500.
+    db.client().await.batch_execute("DROP TABLE note_files, notes CASCADE").await.unwrap();
+    let response = client
+        .get(format!("http://{}/api/notes", server.addr))
+        .header("X-Request-Id", "cause-4711")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    let body = response.text().await.unwrap();
+    assert!(!body.contains("notes\" does not exist"), "the cause reached the client: {body}");
+    let mine = |line: &serde_json::Value| line["spans"].to_string().contains("cause-4711");
+    let logged = server.wait_for_line(|line| mine(line) && line["level"] == "ERROR");
+    assert_eq!(logged["message"], "server error", "{logged}");
+    assert_eq!(logged["status"], 500);
+    let cause = logged["error"].as_str().unwrap();
+    assert!(cause.contains("relation \"notes\" does not exist"), "the cause is not in the log line: {logged}");
+    // Exactly one error line for the request: the request's closing line comes after it.
+    let finished = server.wait_for_line(|line| mine(line) && line["message"] == "request finished");
+    assert_eq!(finished["status"], 500);
+    let errors = server
+        .seen
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| mine(line) && line["level"] == "ERROR")
+        .count();
+    assert_eq!(errors, 1, "one error line per 5xx:\n{}", server.seen.join("\n"));
+}

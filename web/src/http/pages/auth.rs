@@ -1,6 +1,6 @@
 //! Signing up, in and out, and the pages the mailed links open (address confirmation, password reset).
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -136,22 +136,31 @@ pub async fn login(
         Err(err) => err,
     };
     let values = FormState::with(&[("email", form.email.as_deref().unwrap_or_default())]);
+    let mut retry_after = None;
     let (status, values) = match refused {
         AppError::Validation(errors) => (StatusCode::UNPROCESSABLE_ENTITY, values.errors(errors)),
         AppError::Unauthorized(_) => {
             (StatusCode::UNAUTHORIZED, values.problem("The e-mail address or the password is not right."))
         }
-        AppError::TooManyRequests { retry_after } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            values.problem(format!(
-                "Too many attempts from your address. Try again in {} minutes.",
-                retry_after.as_secs().div_ceil(60)
-            )),
-        ),
+        AppError::TooManyRequests { retry_after: wait } => {
+            retry_after = Some(wait.as_secs().max(1));
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                values.problem(format!(
+                    "Too many attempts from your address. Try again in {} minutes.",
+                    wait.as_secs().div_ceil(60)
+                )),
+            )
+        }
         other => return Err(other),
     };
     let layout = anonymous(&req, &state);
-    render(&layout, status, &LoginPage { layout: &layout, form: &values, next })
+    let mut response = render(&layout, status, &LoginPage { layout: &layout, form: &values, next })?;
+    if let Some(seconds) = retry_after {
+        // As the API's 429 says it (RFC 9110): when to try again.
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+    }
+    Ok(response)
 }
 
 /// POST /logout
