@@ -172,9 +172,11 @@ pass "web has 2 replicas behind nginx"
 curl -sS -c "$work/admin" -o /dev/null -H 'Content-Type: application/json' \
   -d "{\"email\":\"$(env_value ADMIN_EMAIL)\",\"password\":\"$(env_value ADMIN_PASSWORD)\"}" "$base/api/auth/login"
 
-step "the load generator (cargo build --release -p bench --bin chaos_load)"
-cargo_cached build --release --locked --quiet -p bench --bin chaos_load || fail "building chaos_load failed"
-loader=$CARGO_TARGET_DIR/release/chaos_load
+step "the load generator (cargo build --workspace --all-targets: bench's chaos_load)"
+# Debug, with the workspace's tests, as compose-test.sh builds it: the dependencies' features as the workspace tests
+# built them, so only the program is linked (see scripts/compose-test/15-probes.sh).
+cargo_cached build --locked --quiet --workspace --all-targets || fail "building chaos_load failed"
+loader=$CARGO_TARGET_DIR/debug/chaos_load
 
 # --- 1 -------------------------------------------------------------------------------------------------------------
 if runs 1; then

@@ -120,7 +120,7 @@ python_venv() {
 }
 
 # The build cache: the scripts share one cargo target directory per machine, outside every checkout
-# (CARGO_TARGET_DIR when set, else $APP_BUILD_CACHE/target, default ~/.cache/rust-compose-template/target), so a fresh
+# (CARGO_TARGET_DIR when set, else $APP_BUILD_CACHE/target, default ~/.cache/app-build-cache/target), so a fresh
 # clone (CI's), the copies the compose tests build in and the generated projects all find the dependencies compiled.
 # Cargo names a workspace crate's artifacts by its path inside the workspace, so two checkouts share them, and it
 # decides that a crate is up to date from file times. A file that differs from the last build but is not newer
@@ -130,7 +130,7 @@ python_venv() {
 # other (a test binary replaced while the other run executes it), so the first run to take the cache holds it (the
 # scripts it starts inherit the hold) and another one waits for it.
 use_build_cache() {
-  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${APP_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-compose-template}/target}
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${APP_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/app-build-cache}/target}
   mkdir -p "$CARGO_TARGET_DIR"
   [ "${APP_BUILD_CACHE_HELD:-}" != "$CARGO_TARGET_DIR" ] || return 0
   exec {build_cache_lock}>"$CARGO_TARGET_DIR/.run.lock"

@@ -13,12 +13,13 @@ Usage: scripts/test.sh [--quick] [--help]
   3. cargo fmt --check, cargo clippy --all-targets -D warnings, cargo deny check licenses bans sources (offline,
      after cargo fetch; deny.toml says what is allowed; installs cargo-deny 0.20 when missing)
   4. the workspace tests (cargo nextest, or cargo test when nextest is missing); each test gets its own database
-  5. in the template repository only: scripts/template-check.sh generates a project and runs this script inside it
-  6. when a Docker engine answers: scripts/compose-test.sh, the compose stack end to end (install_docker.sh, then
+  5. when a Docker engine answers: scripts/compose-test.sh, the compose stack end to end (install_docker.sh, then
      pages, API, mail, tasks, backups through nginx; the plain docker-compose commands; dev.yml's wall; prod.yml
      over TLS and in its Swarm form, a zero-downtime redeploy under load; the by-hand path), in a copy of the
      checkout; then scripts/chaos-test.sh, the local stack under six faults (killed worker, web replica and cron,
      restarted PostgreSQL, stopped RabbitMQ, a full backup target) with nothing accepted lost
+  6. in the template repository only: scripts/template-check.sh generates projects (every combination of the
+     generation questions, the generators) and runs this script inside two of them
   7. the checkout is as the tests found it: `git status` shows no file the tests added or changed
 Ends with a table of the parts, their seconds and the crates each compiled.
 
@@ -30,8 +31,8 @@ Environment:
                      (default postgres://app:app@127.0.0.1:5432/postgres)
   CARGO_TARGET_DIR   build directory, shared by every checkout, copy and generated project on this machine
                      (default: $APP_BUILD_CACHE/target)
-  APP_BUILD_CACHE    where the build cache lives (default: ~/.cache/rust-compose-template); delete it to start cold
-  COMPOSE_TEST       auto (default: run step 6 when Docker answers), 1 (require it), 0 (skip it)
+  APP_BUILD_CACHE    where the build cache lives (default: ~/.cache/app-build-cache); delete it to start cold
+  COMPOSE_TEST       auto (default: run step 5 when Docker answers), 1 (require it), 0 (skip it)
 EOT
 }
 
@@ -126,13 +127,6 @@ else
 fi
 
 if [ $quick -eq 1 ]; then
-  step "quick tier: generated projects and the compose stack left to the full run"
-elif [ -x scripts/template-check.sh ]; then
-  step "generated project"
-  scripts/template-check.sh
-fi
-
-if [ $quick -eq 1 ]; then
   :
 elif [ "${COMPOSE_TEST:-auto}" = 0 ]; then
   step "compose stack: skipped (COMPOSE_TEST=0)"
@@ -149,6 +143,15 @@ elif [ "${COMPOSE_TEST:-auto}" = 1 ]; then
   die "COMPOSE_TEST=1 but the Docker engine does not answer"
 else
   step "compose stack: skipped (no Docker engine answers)"
+fi
+
+# After the compose stacks: the generated projects build the application with their own generated code into the
+# same cache, and the compose and chaos tests' copies then find the template's own build there.
+if [ $quick -eq 1 ]; then
+  step "quick tier: generated projects and the compose stack left to the full run"
+elif [ -x scripts/template-check.sh ]; then
+  step "generated project"
+  scripts/template-check.sh
 fi
 
 step "the checkout is as the tests found it (git status)"

@@ -86,7 +86,11 @@ async fn run_pages(
     let user = client(None)?;
     pages::sign_up(&base, &user, &format!("{tag}-pages@example.org"), "a fair password for probing").await?;
     let mut identities = vec![
-        ("signed out", client(None)?, vec!["/", "/login", "/signup", "/forgot-password"]),
+        (
+            "signed out",
+            client(None)?,
+            vec!["/", "/login", "/signup", "/forgot-password", "/reset-password?token=x", "/verify-email?token=x"],
+        ),
         ("user", user, vec!["/", "/notes", "/notes/new", "/account"]),
     ];
     if let Some(session) = &staff {
