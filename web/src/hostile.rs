@@ -68,9 +68,12 @@ const PIECES: &[&str] = &[
     "\u{10ffff}",
 ];
 
-/// A hostile string: up to 12 pieces, or any characters.
+/// A hostile string: up to 12 pieces, a path of three pieces between slashes (where the escapes hide), or any
+/// characters.
 pub fn text() -> impl Strategy<Value = String> {
+    let piece = || prop::sample::select(PIECES);
     prop_oneof![
+        2 => (piece(), piece(), piece()).prop_map(|(a, b, c)| format!("/{a}/{b}{c}")),
         3 => prop::collection::vec(
             prop_oneof![prop::sample::select(PIECES).prop_map(str::to_string), any::<char>().prop_map(String::from)],
             0..12,

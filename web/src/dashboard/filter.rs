@@ -60,13 +60,13 @@ impl ListQuery {
         }
         Ok(TaskFilter {
             state,
-            name: given(&self.name).map(str::to_string),
-            queue: given(&self.queue).map(str::to_string),
-            worker: given(&self.worker).map(str::to_string),
+            name: text("name", &self.name)?,
+            queue: text("queue", &self.queue)?,
+            worker: text("worker", &self.worker)?,
             since,
             until,
             min_duration,
-            error: given(&self.error).map(str::to_string),
+            error: text("error", &self.error)?,
         })
     }
 
@@ -117,6 +117,14 @@ fn given(raw: &str) -> Option<&str> {
     Some(raw.trim()).filter(|v| !v.is_empty())
 }
 
+/// A text filter compared in SQL: PostgreSQL's text cannot hold NUL, so one is refused by name (it was a 500).
+fn text(field: &str, raw: &str) -> AppResult<Option<String>> {
+    if raw.contains('\0') {
+        return Err(AppError::invalid(field, "may not contain a NUL character"));
+    }
+    Ok(given(raw).map(str::to_string))
+}
+
 /// A time in UTC: RFC 3339, or a date and time without an offset (`2026-11-24T08:00[:00]`, a space allowed for
 /// the `T`).
 fn time(field: &'static str, raw: &str) -> AppResult<DateTime<Utc>> {
@@ -142,6 +150,18 @@ mod tests {
     fn query(pairs: &[(&str, &str)]) -> ListQuery {
         let encode = |v: &str| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
         parse(&pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&"))
+    }
+
+    #[test]
+    fn a_nul_in_a_text_filter_is_refused_by_name() {
+        for field in ["name", "queue", "worker", "error"] {
+            let refused = query(&[(field, "a\0b")]).filter().unwrap_err();
+            assert!(
+                matches!(&refused, AppError::Validation(fields) if fields.contains_key(field)),
+                "{field}: {refused:?}"
+            );
+        }
+        assert_eq!(query(&[("name", " email.send ")]).filter().unwrap().name.as_deref(), Some("email.send"));
     }
 
     #[test]

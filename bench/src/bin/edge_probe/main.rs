@@ -85,6 +85,8 @@ async fn run_pages(
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let user = client(None)?;
     pages::sign_up(&base, &user, &format!("{tag}-pages@example.org"), "a fair password for probing").await?;
+    let account = user.get(format!("{base}/account")).header("Accept", "text/html").send().await?.status();
+    anyhow::ensure!(account == 200, "the probe's new account is not signed in: GET /account answered {account}");
     let mut identities = vec![
         (
             "signed out",
@@ -102,7 +104,9 @@ async fn run_pages(
         // Create a note first, so that the user's crawl finds a note's pages.
         if who == "user" {
             let new = http.get(format!("{base}/notes/new")).send().await?.text().await?;
-            if let Some(form) = html::forms(&new, "/notes").into_iter().find(|f| f.method == "post") {
+            if let Some(form) =
+                html::forms(&new, "/notes").into_iter().find(|f| f.method == "post" && f.action == "/notes")
+            {
                 let mut fields = form.fields.clone();
                 fields.iter_mut().filter(|(n, _)| n == "title").for_each(|(_, v)| *v = format!("{tag} probe note"));
                 http.post(format!("{base}{}", form.action)).form(&fields).send().await?;

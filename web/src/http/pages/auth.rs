@@ -49,6 +49,8 @@ pub(super) struct MessagePage<'a> {
     pub message: &'a str,
     /// A link onwards: (href, text).
     pub next: Option<(&'a str, &'a str)>,
+    /// The message tells of a failure (shown as an alert, for people and screen readers alike).
+    pub failed: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,5 +273,6 @@ pub async fn verify_email(
     } else {
         (StatusCode::BAD_REQUEST, "Link not valid", "This link is invalid, has expired or was already used.")
     };
-    render(&layout, status, &MessagePage { layout: &layout, title, message, next: Some(onwards) })
+    let page = MessagePage { layout: &layout, title, message, next: Some(onwards), failed: !verified };
+    render(&layout, status, &page)
 }
