@@ -4,8 +4,8 @@
 //! - Model functions return diesel's `QueryResult`; handlers turn the few database errors a client can cause (a unique
 //!   violation) into [`AppError`] variants and let every other one become [`AppError::Internal`].
 //! - Every HTTP error has a JSON body `{"error": {"code", "message", "fields"?}}`. A client mistake is always a 4xx
-//!   naming what was wrong; an internal failure logs its full cause (with the request id, since it is logged inside the
-//!   request span) and shows the client only a generic message.
+//!   naming what was wrong; an internal failure shows the client only a generic message, and its full cause is logged
+//!   once, with the request id, by [`crate::http::server_errors`] (the one place every 5xx is logged).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
